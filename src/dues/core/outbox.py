@@ -1,0 +1,98 @@
+"""Writing and consuming outbox events (DESIGN invariant 6).
+
+``event_emit`` must be called inside the transaction that changes state, so the event
+exists if and only if the change does. Consumers are plain functions registered by name;
+``outbox_dispatch`` hands each event to each consumer at least once and records a
+``OutboxDelivery`` row in the same transaction as the consumer's own writes, so a consumer
+that crashes is retried and one that finished is never run twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from dues.core.clock import Clock
+from dues.core.db import require_transaction
+from dues.core.models import Organization, OutboxDelivery, OutboxEvent
+
+Consumer = Callable[[OutboxEvent], None]
+_consumers: dict[str, Consumer] = {}
+
+
+def event_build(
+    *,
+    organization_id: int,
+    topic: str,
+    aggregate_type: str,
+    aggregate_id: int,
+    payload: dict[str, Any],
+    clock: Clock,
+) -> OutboxEvent:
+    return OutboxEvent(
+        organization_id=organization_id,
+        topic=topic,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+        created_at=clock.now(),
+    )
+
+
+def event_emit(
+    *,
+    organization: Organization | int,
+    topic: str,
+    aggregate_type: str,
+    aggregate_id: int,
+    payload: dict[str, Any],
+    clock: Clock,
+) -> OutboxEvent:
+    require_transaction("writing outbox events")
+    org_id = organization if isinstance(organization, int) else organization.pk
+    event = event_build(
+        organization_id=org_id,
+        topic=topic,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+        clock=clock,
+    )
+    event.save()
+    return event
+
+
+def events_emit_bulk(events: Iterable[OutboxEvent]) -> None:
+    require_transaction("writing outbox events")
+    OutboxEvent.objects.bulk_create(list(events), batch_size=1000)
+
+
+def consumer_register(name: str, func: Consumer) -> None:
+    _consumers[name] = func
+
+
+def consumer_unregister(name: str) -> None:
+    _consumers.pop(name, None)
+
+
+def outbox_dispatch(*, clock: Clock, limit: int = 1000) -> int:
+    """Deliver undelivered events to every registered consumer; returns deliveries made."""
+    delivered = 0
+    for name, func in list(_consumers.items()):
+        pending = (
+            OutboxEvent.objects.exclude(deliveries__consumer=name).order_by("id")[:limit].iterator()
+        )
+        for event in pending:
+            try:
+                with transaction.atomic():
+                    func(event)
+                    OutboxDelivery.objects.create(
+                        event=event, consumer=name, delivered_at=clock.now()
+                    )
+            except IntegrityError:
+                # Another dispatcher delivered it first; the consumer's writes rolled back.
+                continue
+            delivered += 1
+    return delivered

@@ -1,0 +1,51 @@
+"""The in-process scheduler: each location is billed once its local day has begun.
+
+``billing_tick`` bills every organization up to the local date of its locations (a
+location's day starts at its own midnight). It is safe to call as often as we like: the
+billing run is idempotent. ``dues run`` calls it every minute in a background thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+
+from dues.core.clock import Clock, local_date
+from dues.core.models import Location
+from dues.ops.jobs import bill
+
+log = logging.getLogger(__name__)
+
+
+def billing_tick(*, clock: Clock, as_of: date | None = None) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    days: dict[int, date] = {}
+    for org_id, tz in Location.objects.values_list("organization_id", "timezone"):
+        today = as_of or local_date(clock.now(), tz)
+        # An organization spanning zones is billed up to its earliest local date, so no
+        # location is billed before its own midnight.
+        days[org_id] = min(days.get(org_id, today), today)
+    for org_id, day in sorted(days.items()):
+        for key, value in bill(as_of=day, clock=clock, organization_id=org_id).items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+class Scheduler(threading.Thread):
+    def __init__(self, clock: Clock, interval_seconds: float = 60.0) -> None:
+        super().__init__(name="dues-scheduler", daemon=True)
+        self.clock = clock
+        self.interval = interval_seconds
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                billing_tick(clock=self.clock)
+            except Exception:  # the scheduler must outlive one bad tick
+                log.exception("billing tick failed")
+            self.stopped.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -1,0 +1,233 @@
+"""The built-in sandbox gateway: deterministic test cards in Stripe's style.
+
+Card numbers are turned into tokens by ``sandbox_tokenize`` (the stand-in for the hosted
+card fields a real gateway provides); the number itself is never stored. A token names
+its behaviour, so every outcome is reproducible:
+
+==================  ===============================================
+number              behaviour
+==================  ===============================================
+4242424242424242    succeeds (Visa)
+5555555555554444    succeeds (Mastercard)
+4000000000009995    insufficient_funds
+4000000000000044    do_not_honor
+4000000000000002    generic_decline
+4000000000000069    expired_card
+4000000000009987    lost_card
+4000000000009979    stolen_card
+4000000000000127    incorrect_cvc
+4000000000000119    processing_error
+400000000000300N    fails N times with insufficient_funds, then succeeds
+4000000000000408    charges, but the reply is lost (timeout); lookup tells
+==================  ===============================================
+
+The gateway's own record of charges (``SandboxCharge``) is its "remote" state: replaying a
+key returns the first answer, and ``lookup`` resolves lost replies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import ClassVar
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from dues.core.db import forbid_transaction
+from dues.payments.gateways.base import (
+    ChargeRequest,
+    ChargeResult,
+    Gateway,
+    GatewayTimeout,
+    RefundResult,
+)
+from dues.payments.models import SandboxCharge
+
+TEST_CARDS: dict[str, str] = {
+    "4242424242424242": "success",
+    "5555555555554444": "success",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000044": "do_not_honor",
+    "4000000000000002": "generic_decline",
+    "4000000000000069": "expired_card",
+    "4000000000009987": "lost_card",
+    "4000000000009979": "stolen_card",
+    "4000000000000127": "incorrect_cvc",
+    "4000000000000119": "processing_error",
+    "4000000000000408": "lost_reply",
+}
+for _n in range(1, 10):
+    TEST_CARDS[f"400000000000300{_n}"] = f"failthen{_n}"
+
+DECLINE_MESSAGES = {
+    "insufficient_funds": "Your card has insufficient funds.",
+    "do_not_honor": "Your card was declined.",
+    "generic_decline": "Your card was declined.",
+    "expired_card": "Your card has expired.",
+    "lost_card": "Your card was declined.",
+    "stolen_card": "Your card was declined.",
+    "incorrect_cvc": "Your card's security code is incorrect.",
+    "processing_error": "An error occurred while processing your card. Try again.",
+}
+
+
+class SandboxCardError(ValueError):
+    pass
+
+
+def _luhn_ok(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def sandbox_tokenize(number: str, exp_month: int, exp_year: int) -> dict[str, object]:
+    """Stand-in for a gateway's hosted fields: number in, token and display details out."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if len(digits) < 12 or (digits not in TEST_CARDS and not _luhn_ok(digits)):
+        raise SandboxCardError("card number is not valid")
+    behaviour = TEST_CARDS.get(digits, "success")
+    brand = "mastercard" if digits.startswith("5") else "visa"
+    fingerprint = hashlib.sha256(f"{digits}{exp_month}{exp_year}".encode()).hexdigest()[:12]
+    # Like a real gateway, each attach gets its own token; the fingerprint identifies the card.
+    return {
+        "token": f"sbx_{behaviour}_{fingerprint}_{secrets.token_hex(4)}",
+        "brand": brand,
+        "last4": digits[-4:],
+        "exp_month": exp_month,
+        "exp_year": exp_year,
+    }
+
+
+def behaviour_of(token: str) -> str:
+    parts = token.split("_")
+    return parts[1] if len(parts) >= 3 and parts[0] == "sbx" else "success"
+
+
+def _reference(key: str) -> str:
+    return "ch_sbx_" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def _result(row: SandboxCharge) -> ChargeResult:
+    return ChargeResult(
+        idempotency_key=row.idempotency_key,
+        succeeded=row.succeeded,
+        reference=row.reference,
+        decline_code=row.decline_code,
+        message="" if row.succeeded else DECLINE_MESSAGES.get(row.decline_code, "Declined."),
+    )
+
+
+class SandboxGateway(Gateway):
+    name: ClassVar[str] = "sandbox"
+
+    def _decide(self, request: ChargeRequest, prior_failures: int) -> tuple[bool, str]:
+        behaviour = behaviour_of(request.token)
+        if behaviour in ("success", "lost_reply"):
+            return True, ""
+        if behaviour.startswith("failthen"):
+            needed = int(behaviour.removeprefix("failthen"))
+            return (True, "") if prior_failures >= needed else (False, "insufficient_funds")
+        return False, behaviour
+
+    def _record(self, requests: Sequence[ChargeRequest]) -> dict[str, SandboxCharge]:
+        """Record a decision for each request whose key is new; return every key's row."""
+        forbid_transaction("a gateway call")
+        keys = [r.idempotency_key for r in requests]
+        existing = {
+            c.idempotency_key: c for c in SandboxCharge.objects.filter(idempotency_key__in=keys)
+        }
+        fresh = [r for r in requests if r.idempotency_key not in existing]
+        failures: dict[str, int] = {}
+        for token in {r.token for r in fresh if behaviour_of(r.token).startswith("failthen")}:
+            failures[token] = SandboxCharge.objects.filter(token=token, succeeded=False).count()
+        rows = []
+        now = datetime.now(UTC)
+        for r in fresh:
+            ok, code = self._decide(r, failures.get(r.token, 0))
+            if not ok and r.token in failures:
+                failures[r.token] += 1
+            rows.append(
+                SandboxCharge(
+                    idempotency_key=r.idempotency_key,
+                    token=r.token,
+                    amount=r.amount,
+                    currency=r.currency,
+                    succeeded=ok,
+                    decline_code=code,
+                    reference=_reference(r.idempotency_key),
+                    created_at=now,
+                )
+            )
+        try:
+            with transaction.atomic():
+                SandboxCharge.objects.bulk_create(rows, batch_size=1000)
+        except IntegrityError:
+            # A concurrent replay of the same key won; its answer is the answer.
+            for row in rows:
+                SandboxCharge.objects.get_or_create(
+                    idempotency_key=row.idempotency_key,
+                    defaults={
+                        f.attname: getattr(row, f.attname)
+                        for f in SandboxCharge._meta.fields
+                        if f.attname != "id"
+                    },
+                )
+        return {
+            c.idempotency_key: c for c in SandboxCharge.objects.filter(idempotency_key__in=keys)
+        }
+
+    def charge(self, request: ChargeRequest) -> ChargeResult:
+        row = self._record([request])[request.idempotency_key]
+        if behaviour_of(request.token) == "lost_reply":
+            raise GatewayTimeout(f"no reply for {request.idempotency_key}")
+        return _result(row)
+
+    def charge_many(self, requests: Sequence[ChargeRequest]) -> list[ChargeResult | None]:
+        rows = self._record(requests)
+        return [
+            None if behaviour_of(r.token) == "lost_reply" else _result(rows[r.idempotency_key])
+            for r in requests
+        ]
+
+    def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        row = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
+        return _result(row) if row else None
+
+    def refund(
+        self, *, idempotency_key: str, charge_reference: str, amount: int, currency: str
+    ) -> RefundResult:
+        updated = SandboxCharge.objects.filter(
+            reference=charge_reference,
+            succeeded=True,
+            currency=currency,
+            refunded__lte=F("amount") - amount,
+        ).update(refunded=F("refunded") + amount)
+        if not updated:
+            return RefundResult(idempotency_key, False, message="charge not found or over-refunded")
+        return RefundResult(
+            idempotency_key, True, reference="re_" + _reference(idempotency_key)[3:]
+        )
+
+    def account_updates(
+        self, tokens: Sequence[tuple[str, int, int]], today: date
+    ) -> dict[str, tuple[int, int]]:
+        """The account updater: for cards expiring within 30 days, the issuer renewed
+        two in three (by a stable hash of the card's fingerprint) with a new expiry three years on."""
+        updates: dict[str, tuple[int, int]] = {}
+        for token, month, year in tokens:
+            expiry_end = date(year + (month // 12), month % 12 + 1, 1)
+            if (expiry_end - today).days > 31:
+                continue
+            fingerprint = token.split("_")[2] if token.count("_") >= 2 else token
+            if int(hashlib.sha256(fingerprint.encode()).hexdigest(), 16) % 3 == 0:
+                continue
+            updates[token] = (month, year + 3)
+        return updates

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dues.payments.gateways.sandbox import SandboxGateway
+from tests.factories import clock_at, make_location, make_org
+
+
+def pytest_report_header() -> str:
+    from django.conf import settings
+
+    return f"database: {settings.DATABASES['default']['ENGINE']}"
+
+
+@pytest.fixture
+def clock():
+    return clock_at(2026, 1, 15)
+
+
+@pytest.fixture
+def org(db, clock):
+    return make_org(clock)
+
+
+@pytest.fixture
+def location(org):
+    return make_location(org)
+
+
+@pytest.fixture
+def gateway():
+    return SandboxGateway()
+
+
+@pytest.fixture
+def is_postgres():
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.db import connections
+
+    vendor = connections["default"].vendor
+    if vendor != "postgresql":
+        skip = pytest.mark.skip(reason="needs PostgreSQL")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)
+    if os.environ.get("CI") == "true" and os.environ.get("DUES_REQUIRE_POSTGRES") == "1":
+        assert vendor == "postgresql", "CI run for PostgreSQL is not using PostgreSQL"
