@@ -25,6 +25,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/dues
 	$(BIN)/dues makemigrations --check --dry-run
 
 test: lint test-sqlite test-postgres

@@ -213,8 +213,8 @@ class Invoice(OrgOwned):
         return self.number or f"Draft #{self.pk}"
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> Invoice:
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db: Any, field_names: Any, values: Any, **kwargs: Any) -> Invoice:
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance._loaded_content = {  # type: ignore[attr-defined]
             name: getattr(instance, name)
             for name in INVOICE_CONTENT_FIELDS

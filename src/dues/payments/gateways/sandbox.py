@@ -107,8 +107,13 @@ def sandbox_tokenize(number: str, exp_month: int, exp_year: int) -> dict[str, ob
 
 
 def behaviour_of(token: str) -> str:
-    parts = token.split("_")
-    return parts[1] if len(parts) >= 3 and parts[0] == "sbx" else "success"
+    # Behaviour names contain underscores (lost_reply, insufficient_funds): match them whole.
+    if token.startswith("sbx_"):
+        rest = token[4:]
+        for behaviour in sorted(set(TEST_CARDS.values()) | {"success"}, key=len, reverse=True):
+            if rest.startswith(behaviour + "_"):
+                return behaviour
+    return "success"
 
 
 def _reference(key: str) -> str:
@@ -226,7 +231,7 @@ class SandboxGateway(Gateway):
             expiry_end = date(year + (month // 12), month % 12 + 1, 1)
             if (expiry_end - today).days > 31:
                 continue
-            fingerprint = token.split("_")[2] if token.count("_") >= 2 else token
+            fingerprint = token.rsplit("_", 2)[-2] if token.count("_") >= 3 else token
             if int(hashlib.sha256(fingerprint.encode()).hexdigest(), 16) % 3 == 0:
                 continue
             updates[token] = (month, year + 3)
