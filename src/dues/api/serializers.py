@@ -1,0 +1,486 @@
+"""Input validation at the edge (strict money, real dates, ids resolved within the caller's
+organization) and the read shapes of API v1. Writes go through the domain services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from dues.api.models import ApiKey
+from dues.billing.models import (
+    CreditNote,
+    Freeze,
+    Invoice,
+    InvoiceLine,
+    Subscription,
+)
+from dues.catalog.models import Interval, Plan, TaxCategory
+from dues.core.models import Location
+from dues.core.money import MAX_MINOR_AMOUNT, MoneyError, validate_amount, validate_currency
+from dues.members.models import Member
+from dues.payments.models import Payment, PaymentMethod, Refund
+
+
+def organization_id(context: Mapping[str, Any]) -> int:
+    request = context["request"]
+    assert isinstance(request.auth, ApiKey)
+    return int(request.auth.organization_id)
+
+
+# --- fields -------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 0,
+        "maximum": MAX_MINOR_AMOUNT,
+        "description": "Minor units of the currency (öre, cents).",
+    }
+)
+class MoneyField(serializers.Field[int, Any, int, Any]):
+    """An integer amount in minor units: no strings, floats or booleans, within bounds."""
+
+    def __init__(self, *, allow_zero: bool = True, **kwargs: Any) -> None:
+        self.allow_zero = allow_zero
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            return validate_amount(data, allow_zero=self.allow_zero, field=self.field_name or "")
+        except MoneyError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value: int) -> int:
+        return int(value)
+
+
+@extend_schema_field({"type": "string", "minLength": 3, "maxLength": 3, "example": "SEK"})
+class CurrencyField(serializers.Field[str, Any, str, Any]):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("currency must be an ISO 4217 code such as SEK")
+        try:
+            return validate_currency(data)
+        except MoneyError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+class OrgRelatedField(serializers.PrimaryKeyRelatedField[Any]):
+    """An id resolved only within the caller's organization; anything else is "unknown X"."""
+
+    def __init__(self, *, label_name: str, **kwargs: Any) -> None:
+        self.label_name = label_name
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "does_not_exist": f"unknown {label_name}",
+                "incorrect_type": f"{label_name} must be an integer id",
+                "required": f"{label_name} is required",
+                "null": f"{label_name} is required",
+            },
+        )
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        assert queryset is not None
+        return queryset.filter(organization_id=organization_id(self.context))
+
+    def to_internal_value(self, data: Any) -> Model:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if isinstance(data, str) and not data.isdigit():
+            self.fail("incorrect_type", data_type="str")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+# --- members ------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.ModelSerializer[Member]):
+    class Meta:
+        model = Member
+        fields = [
+            "id",
+            "member_number",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "date_of_birth",
+            "address",
+            "language",
+            "home_location",
+            "payer",
+            "status",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class MemberCreateSerializer(serializers.Serializer[Any]):
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    address = serializers.CharField(required=False, allow_blank=True, default="")
+    language = serializers.CharField(max_length=10, required=False, default="en")
+    home_location = OrgRelatedField(
+        label_name="location",
+        queryset=Location.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    payer = OrgRelatedField(
+        label_name="payer",
+        queryset=Member.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+
+
+class MemberUpdateSerializer(serializers.Serializer[Any]):
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    address = serializers.CharField(required=False, allow_blank=True)
+    language = serializers.CharField(max_length=10, required=False)
+
+
+# --- plans --------------------------------------------------------------------------
+
+
+class PlanSerializer(serializers.ModelSerializer[Plan]):
+    price = MoneyField(read_only=True)
+    joining_fee = MoneyField(read_only=True)
+    freeze_fee = MoneyField(read_only=True)
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "name",
+            "code",
+            "description",
+            "interval",
+            "currency",
+            "price",
+            "joining_fee",
+            "minimum_term_periods",
+            "notice_days",
+            "trial_days",
+            "freeze_fee",
+            "tax_category",
+            "locations",
+            "sold_online",
+            "active",
+        ]
+        read_only_fields = fields
+
+
+class PlanCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=120)
+    code = serializers.SlugField(max_length=60)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    interval = serializers.ChoiceField(choices=Interval.choices, default=Interval.MONTH)
+    currency = CurrencyField()
+    price = MoneyField()
+    joining_fee = MoneyField(required=False, default=0)
+    minimum_term_periods = serializers.IntegerField(
+        min_value=0, max_value=120, required=False, default=0
+    )
+    notice_days = serializers.IntegerField(min_value=0, max_value=366, required=False, default=0)
+    trial_days = serializers.IntegerField(min_value=0, max_value=366, required=False, default=0)
+    freeze_fee = MoneyField(required=False, default=0)
+    tax_category = serializers.ChoiceField(
+        choices=TaxCategory.choices, default=TaxCategory.TRAINING
+    )
+    locations = OrgRelatedField(
+        label_name="location", queryset=Location.objects.all(), many=True, required=False
+    )
+    sold_online = serializers.BooleanField(required=False, default=True)
+    active = serializers.BooleanField(required=False, default=True)
+
+    def validate_code(self, value: str) -> str:
+        org_id = organization_id(self.context)
+        if Plan.objects.filter(organization_id=org_id, code=value).exists():
+            raise serializers.ValidationError("a plan with this code already exists")
+        return value
+
+
+# --- subscriptions ------------------------------------------------------------------
+
+
+class FreezeSerializer(serializers.ModelSerializer[Freeze]):
+    fee = MoneyField(read_only=True)
+
+    class Meta:
+        model = Freeze
+        fields = ["id", "start_date", "end_date", "fee", "status", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
+    price = MoneyField(read_only=True)
+    freezes = FreezeSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id",
+            "member",
+            "payer",
+            "plan",
+            "location",
+            "status",
+            "interval",
+            "currency",
+            "price",
+            "start_date",
+            "trial_end",
+            "billing_anchor_day",
+            "next_billing_date",
+            "current_period_start",
+            "current_period_end",
+            "minimum_term_end",
+            "cancel_at",
+            "cancelled_at",
+            "cancel_reason",
+            "pending_plan",
+            "freezes",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class SubscriptionCreateSerializer(serializers.Serializer[Any]):
+    member = OrgRelatedField(label_name="member", queryset=Member.objects.all())
+    plan = OrgRelatedField(label_name="plan", queryset=Plan.objects.all())
+    location = OrgRelatedField(label_name="location", queryset=Location.objects.all())
+    start_date = serializers.DateField()
+    billing_anchor_day = serializers.IntegerField(
+        min_value=1, max_value=31, required=False, allow_null=True, default=None
+    )
+
+
+class SubscriptionFreezeSerializer(serializers.Serializer[Any]):
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(help_text="First day the membership is active again.")
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class SubscriptionCancelSerializer(serializers.Serializer[Any]):
+    immediately = serializers.BooleanField(required=False, default=False)
+    refund_unused = serializers.BooleanField(required=False, default=False)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["refund_unused"] and not attrs["immediately"]:
+            raise serializers.ValidationError(
+                {"refund_unused": "only an immediate cancellation refunds the unused part"}
+            )
+        return attrs
+
+
+class SubscriptionChangePlanSerializer(serializers.Serializer[Any]):
+    plan = OrgRelatedField(label_name="plan", queryset=Plan.objects.all())
+    at_period_end = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+# --- invoices and credit notes ------------------------------------------------------
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer[InvoiceLine]):
+    kind = serializers.CharField(
+        read_only=True, help_text="plan, proration, joining_fee, addon, freeze_fee, fee, charge"
+    )
+    total_amount = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "id",
+            "kind",
+            "description",
+            "subscription",
+            "period_start",
+            "period_end",
+            "quantity",
+            "unit_amount",
+            "discount_amount",
+            "tax_rate_bp",
+            "net_amount",
+            "tax_amount",
+            "total_amount",
+            "revenue_category",
+        ]
+        read_only_fields = fields
+
+
+class InvoiceSerializer(serializers.ModelSerializer[Invoice]):
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "payer",
+            "location",
+            "status",
+            "currency",
+            "subtotal",
+            "tax",
+            "total",
+            "credit_applied",
+            "amount_paid",
+            "amount_credited",
+            "amount_due",
+            "issue_date",
+            "due_date",
+            "finalised_at",
+            "paid_at",
+            "lines",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class InvoiceVoidSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=200, required=False, default="voided")
+
+
+class InvoicePaySerializer(serializers.Serializer[Any]):
+    amount = MoneyField(allow_zero=False)
+    method = serializers.ChoiceField(choices=[("cash", "Cash"), ("terminal", "Card terminal")])
+    reference = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class CreditNoteSerializer(serializers.ModelSerializer[CreditNote]):
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id",
+            "number",
+            "invoice",
+            "payer",
+            "currency",
+            "subtotal",
+            "tax",
+            "total",
+            "applied_amount",
+            "credit_amount",
+            "refund_amount",
+            "reason",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CreditNoteCreateSerializer(serializers.Serializer[Any]):
+    invoice = OrgRelatedField(label_name="invoice", queryset=Invoice.objects.all())
+    amount = MoneyField(allow_zero=False)
+    reason = serializers.CharField(max_length=200)
+
+
+# --- payments -----------------------------------------------------------------------
+
+
+class PaymentSerializer(serializers.ModelSerializer[Payment]):
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "payer",
+            "invoice",
+            "method",
+            "amount",
+            "amount_refunded",
+            "currency",
+            "reference",
+            "received_at",
+        ]
+        read_only_fields = fields
+
+
+class RefundSerializer(serializers.ModelSerializer[Refund]):
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "payment",
+            "credit_note",
+            "amount",
+            "currency",
+            "reason",
+            "status",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class RefundCreateSerializer(serializers.Serializer[Any]):
+    payment = OrgRelatedField(label_name="payment", queryset=Payment.objects.all())
+    amount = MoneyField(allow_zero=False)
+    reason = serializers.CharField(max_length=200)
+
+
+class PaymentMethodSerializer(serializers.ModelSerializer[PaymentMethod]):
+    class Meta:
+        model = PaymentMethod
+        fields = [
+            "id",
+            "payer",
+            "kind",
+            "gateway",
+            "brand",
+            "last4",
+            "exp_month",
+            "exp_year",
+            "is_default",
+            "status",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+# Card data that must never reach us: the client tokenises with the gateway first.
+FORBIDDEN_CARD_FIELDS = ("number", "card_number", "pan", "cvc", "cvv")
+
+
+class PaymentMethodCreateSerializer(serializers.Serializer[Any]):
+    payer = OrgRelatedField(label_name="payer", queryset=Member.objects.all())
+    token = serializers.CharField(max_length=120, help_text="The gateway's token for the card.")
+    kind = serializers.ChoiceField(choices=PaymentMethod.Kind.choices, default="card")
+    brand = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    last4 = serializers.RegexField(r"^[0-9]{4}$", max_length=4)
+    exp_month = serializers.IntegerField(min_value=1, max_value=12, required=False, default=None)
+    exp_year = serializers.IntegerField(
+        min_value=2000, max_value=2100, required=False, default=None
+    )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        sent = [name for name in FORBIDDEN_CARD_FIELDS if hasattr(data, "keys") and name in data]
+        if sent:
+            raise serializers.ValidationError(
+                {
+                    name: ["card numbers and codes are never accepted; send the gateway's token"]
+                    for name in sent
+                }
+            )
+        return super().to_internal_value(data)  # type: ignore[no-any-return]

@@ -1,0 +1,14 @@
+from rest_framework.routers import DefaultRouter
+
+from dues.api import views
+
+router = DefaultRouter()
+router.register("members", views.MemberViewSet, basename="member")
+router.register("plans", views.PlanViewSet, basename="plan")
+router.register("subscriptions", views.SubscriptionViewSet, basename="subscription")
+router.register("invoices", views.InvoiceViewSet, basename="invoice")
+router.register("credit-notes", views.CreditNoteViewSet, basename="credit-note")
+router.register("payments", views.PaymentViewSet, basename="payment")
+router.register("refunds", views.RefundViewSet, basename="refund")
+router.register("payment-methods", views.PaymentMethodViewSet, basename="payment-method")
+urlpatterns = router.urls

@@ -1,0 +1,318 @@
+"""REST API v1. Views stay thin: validate with a serializer, call one service with the
+system clock, render the result. Every queryset is scoped to the API key's organization,
+so another organization's id is indistinguishable from an unknown one (404)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dues.api import serializers as s
+from dues.api.idempotency import idempotent
+from dues.api.models import ApiKey
+from dues.billing.invoices import credit_note_create, invoice_void
+from dues.billing.models import CreditNote, Invoice, Subscription
+from dues.billing.services import (
+    subscription_cancel,
+    subscription_change_plan,
+    subscription_create,
+    subscription_freeze,
+    subscription_unfreeze,
+)
+from dues.catalog.models import Plan
+from dues.core.clock import SystemClock
+from dues.members.models import Member
+from dues.members.services import member_create, member_update
+from dues.payments.gateways.base import gateway_get
+from dues.payments.models import Payment, PaymentMethod, Refund
+from dues.payments.services import (
+    payment_method_add,
+    payment_method_detach,
+    payment_take_at_desk,
+    refund_create,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    name="Idempotency-Key",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Retry safely: the same key and body replay the first response.",
+)
+
+
+def _validated(
+    serializer_class: type[serializers.Serializer[Any]], request: Request, view: Any
+) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, context=view.get_serializer_context())
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class OrgScopedViewSet(viewsets.GenericViewSet[Any]):
+    """Base: querysets filtered by the caller's organization."""
+
+    base_queryset: QuerySet[Any]
+
+    @property
+    def organization_id(self) -> int:
+        assert isinstance(self.request.auth, ApiKey)
+        return int(self.request.auth.organization_id)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.base_queryset.none()
+        return self.base_queryset.filter(organization_id=self.organization_id)
+
+    def respond(
+        self, serializer_class: type[serializers.Serializer[Any]], obj: Any, code: int
+    ) -> Response:
+        return Response(
+            serializer_class(obj, context=self.get_serializer_context()).data, status=code
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="Search name or email.")]
+    )
+)
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = Member.objects.all()
+    serializer_class = s.MemberSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        query = self.request.query_params.get("q", "").strip()
+        for term in query.split():
+            queryset = queryset.filter(
+                Q(first_name__icontains=term)
+                | Q(last_name__icontains=term)
+                | Q(email__icontains=term)
+            )
+        return queryset
+
+    @extend_schema(
+        request=s.MemberCreateSerializer,
+        responses={201: s.MemberSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent()
+    def create(self, request: Request) -> Response:
+        data = _validated(s.MemberCreateSerializer, request, self)
+        assert isinstance(request.auth, ApiKey)
+        member = member_create(organization=request.auth.organization, clock=SystemClock(), **data)
+        return self.respond(s.MemberSerializer, member, status.HTTP_201_CREATED)
+
+    def _update(self, request: Request, *, partial: bool) -> Response:
+        member = self.get_object()
+        serializer = s.MemberUpdateSerializer(
+            data=request.data, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            member = member_update(member=member, clock=SystemClock(), **serializer.validated_data)
+        return self.respond(s.MemberSerializer, member, status.HTTP_200_OK)
+
+    @extend_schema(request=s.MemberUpdateSerializer, responses={200: s.MemberSerializer})
+    def update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, partial=False)
+
+    @extend_schema(request=s.MemberUpdateSerializer, responses={200: s.MemberSerializer})
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._update(request, partial=True)
+
+
+class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = Plan.objects.prefetch_related("locations")
+    serializer_class = s.PlanSerializer
+
+    @extend_schema(
+        request=s.PlanCreateSerializer,
+        responses={201: s.PlanSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent()
+    def create(self, request: Request) -> Response:
+        data = dict(_validated(s.PlanCreateSerializer, request, self))
+        locations = data.pop("locations", [])
+        plan = Plan(organization_id=self.organization_id, **data)
+        plan.full_clean(exclude=["organization", "locations"])
+        plan.save()
+        plan.locations.set(locations)
+        return self.respond(s.PlanSerializer, plan, status.HTTP_201_CREATED)
+
+
+class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = Subscription.objects.select_related("location", "plan").prefetch_related(
+        "freezes"
+    )
+    serializer_class = s.SubscriptionSerializer
+
+    def _done(self, sub: Subscription, code: int = status.HTTP_200_OK) -> Response:
+        return self.respond(s.SubscriptionSerializer, self.get_queryset().get(pk=sub.pk), code)
+
+    @extend_schema(
+        request=s.SubscriptionCreateSerializer,
+        responses={201: s.SubscriptionSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent()
+    def create(self, request: Request) -> Response:
+        data = _validated(s.SubscriptionCreateSerializer, request, self)
+        sub = subscription_create(clock=SystemClock(), **data)
+        return self._done(sub, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.SubscriptionFreezeSerializer,
+        responses={200: s.SubscriptionSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def freeze(self, request: Request, pk: str | None = None) -> Response:
+        sub = self.get_object()
+        data = _validated(s.SubscriptionFreezeSerializer, request, self)
+        subscription_freeze(sub=sub, clock=SystemClock(), **data)
+        return self._done(sub)
+
+    @extend_schema(
+        request=None, responses={200: s.SubscriptionSerializer}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def unfreeze(self, request: Request, pk: str | None = None) -> Response:
+        sub = self.get_object()
+        subscription_unfreeze(sub=sub, clock=SystemClock())
+        return self._done(sub)
+
+    @extend_schema(
+        request=s.SubscriptionCancelSerializer,
+        responses={200: s.SubscriptionSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        sub = self.get_object()
+        data = _validated(s.SubscriptionCancelSerializer, request, self)
+        subscription_cancel(sub=sub, clock=SystemClock(), **data)
+        return self._done(sub)
+
+    @extend_schema(
+        request=s.SubscriptionChangePlanSerializer,
+        responses={200: s.SubscriptionSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"], url_path="change-plan")
+    @idempotent()
+    def change_plan(self, request: Request, pk: str | None = None) -> Response:
+        sub = self.get_object()
+        data = _validated(s.SubscriptionChangePlanSerializer, request, self)
+        subscription_change_plan(
+            sub=sub, new_plan=data["plan"], at_period_end=data["at_period_end"], clock=SystemClock()
+        )
+        return self._done(sub)
+
+
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = Invoice.objects.prefetch_related("lines")
+    serializer_class = s.InvoiceSerializer
+
+    @extend_schema(
+        request=s.InvoiceVoidSerializer,
+        responses={200: s.InvoiceSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def void(self, request: Request, pk: str | None = None) -> Response:
+        invoice = self.get_object()
+        data = _validated(s.InvoiceVoidSerializer, request, self)
+        invoice_void(invoice=invoice, clock=SystemClock(), reason=data["reason"])
+        return self.respond(
+            s.InvoiceSerializer, self.get_queryset().get(pk=invoice.pk), status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        request=s.InvoicePaySerializer,
+        responses={201: s.PaymentSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def pay(self, request: Request, pk: str | None = None) -> Response:
+        invoice = self.get_object()
+        data = _validated(s.InvoicePaySerializer, request, self)
+        payment = payment_take_at_desk(invoice=invoice, clock=SystemClock(), **data)
+        return self.respond(s.PaymentSerializer, payment, status.HTTP_201_CREATED)
+
+
+class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = CreditNote.objects.all()
+    serializer_class = s.CreditNoteSerializer
+
+    @extend_schema(
+        request=s.CreditNoteCreateSerializer,
+        responses={201: s.CreditNoteSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent()
+    def create(self, request: Request) -> Response:
+        data = _validated(s.CreditNoteCreateSerializer, request, self)
+        note = credit_note_create(clock=SystemClock(), **data)
+        return self.respond(s.CreditNoteSerializer, note, status.HTTP_201_CREATED)
+
+
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = Payment.objects.all()
+    serializer_class = s.PaymentSerializer
+
+
+class RefundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = Refund.objects.order_by("-created_at", "-id")
+    serializer_class = s.RefundSerializer
+
+    @extend_schema(
+        request=s.RefundCreateSerializer,
+        responses={201: s.RefundSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    # Not one transaction: the refund row commits before the gateway is called
+    # (DESIGN invariant 2); refund_create manages its own transactions.
+    @idempotent(atomic=False)
+    def create(self, request: Request) -> Response:
+        data = _validated(s.RefundCreateSerializer, request, self)
+        refund = refund_create(clock=SystemClock(), gateway=gateway_get(), **data)
+        return self.respond(s.RefundSerializer, refund, status.HTTP_201_CREATED)
+
+
+class PaymentMethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    base_queryset = PaymentMethod.objects.order_by("-created_at", "-id")
+    serializer_class = s.PaymentMethodSerializer
+
+    @extend_schema(
+        request=s.PaymentMethodCreateSerializer,
+        responses={201: s.PaymentMethodSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent()
+    def create(self, request: Request) -> Response:
+        data = _validated(s.PaymentMethodCreateSerializer, request, self)
+        method = payment_method_add(clock=SystemClock(), **data)
+        return self.respond(s.PaymentMethodSerializer, method, status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        method = self.get_object()
+        if method.status != PaymentMethod.Status.DETACHED:
+            payment_method_detach(method=method, clock=SystemClock())
+        return Response(status=status.HTTP_204_NO_CONTENT)
