@@ -34,7 +34,7 @@ from dues.core.money import allocate
 from dues.core.outbox import event_build, events_emit_bulk
 from dues.core.sequences import sequence_take
 from dues.ledger import chart
-from dues.ledger.services import EntrySpec, entries_post, entry_post
+from dues.ledger.services import EntrySpec, entries_post, entry_post, rows_insert
 
 
 class InvoiceError(ValidationError):
@@ -193,7 +193,7 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[Invoic
                     clock=clock,
                 )
             )
-    InvoiceLine.objects.bulk_create(lines, batch_size=2000)
+    rows_insert(InvoiceLine, lines)
     MemberCreditEntry.objects.bulk_create(credit_entries, batch_size=1000)
     entries_post(journal)
     events_emit_bulk(events)

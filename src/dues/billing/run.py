@@ -24,6 +24,7 @@ from dues.billing.periods import Period, period_at
 from dues.catalog.selectors import tax_rates_for_locations
 from dues.core.clock import Clock
 from dues.core.models import Organization
+from dues.ledger.services import rows_update
 
 BILLABLE = (SubscriptionStatus.PENDING, SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE)
 
@@ -146,7 +147,8 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
         sub.joining_fee_pending = 0
         sub.status = SubscriptionStatus.ACTIVE
     invoices_issue(list(specs.values()), clock=clock)
-    Subscription.objects.bulk_update(
+    rows_update(
+        Subscription,
         subs,
         [
             "plan",
@@ -163,7 +165,6 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
             "joining_fee_pending",
             "status",
         ],
-        batch_size=500,
     )
     return len(specs)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, models, transaction
 
 from dues.core.db import require_transaction
 from dues.ledger.chart import CHART
@@ -84,6 +84,47 @@ def account_ids(organization_id: int) -> dict[str, int]:
     return ids
 
 
+def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
+    """Write ``fields`` of each object to its row: what ``bulk_update`` does, as one
+    parameterised ``UPDATE ... WHERE pk = %s`` run by ``executemany`` (performance only:
+    ``bulk_update``'s CASE/WHEN expressions cost milliseconds per row to build)."""
+    if not objs:
+        return
+    meta = model._meta
+    cols = [meta.get_field(name) for name in fields]
+    qn = connection.ops.quote_name
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET "
+        + ", ".join(f"{qn(c.column)} = %s" for c in cols)  # type: ignore[union-attr]
+        + f" WHERE {qn(meta.pk.column)} = %s"  # type: ignore[union-attr]
+    )
+    params = [
+        [c.get_db_prep_save(getattr(o, c.attname), connection) for c in cols]  # type: ignore[union-attr]
+        + [o.pk]
+        for o in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+    """Insert rows whose primary keys the caller does not need: what ``bulk_create`` does,
+    as one parameterised INSERT run by ``executemany`` (performance only; the objects'
+    ``pk`` stays unset)."""
+    if not objs:
+        return
+    meta = model._meta
+    cols = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
+        f"VALUES ({', '.join(['%s'] * len(cols))})"
+    )
+    params = [[f.get_db_prep_save(f.pre_save(o, True), connection) for f in cols] for o in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def entries_post(specs: Sequence[EntrySpec]) -> list[JournalEntry]:
     """Write entries and their lines with set-based inserts; all or nothing."""
     require_transaction("posting journal entries")
@@ -122,7 +163,7 @@ def entries_post(specs: Sequence[EntrySpec]) -> list[JournalEntry]:
                 )
                 for p in spec.postings
             )
-        JournalLine.objects.bulk_create(lines, batch_size=2000)
+        rows_insert(JournalLine, lines)
     return entries
 
 

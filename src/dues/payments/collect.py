@@ -22,6 +22,7 @@ from dues.core.clock import Clock
 from dues.core.db import forbid_transaction
 from dues.core.outbox import event_build, events_emit_bulk
 from dues.ledger import chart
+from dues.ledger.services import rows_update
 from dues.payments.gateways.base import ChargeRequest, ChargeResult, Gateway
 from dues.payments.models import AttemptStatus, Payment, PaymentAttempt, PaymentMethod
 from dues.payments.services import IncomingPayment, payments_record
@@ -219,10 +220,10 @@ def attempts_record(
                         clock=clock,
                     )
                 )
-        PaymentAttempt.objects.bulk_update(
+        rows_update(
+            PaymentAttempt,
             pending,
             ["status", "completed_at", "gateway_reference", "decline_code", "failure_message"],
-            batch_size=1000,
         )
         payments_record(incoming, clock=clock)
         events_emit_bulk(events)

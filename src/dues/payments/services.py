@@ -15,7 +15,7 @@ from dues.core.clock import Clock
 from dues.core.money import validate_amount
 from dues.core.outbox import event_build, events_emit_bulk
 from dues.ledger import chart
-from dues.ledger.services import EntrySpec, entries_post
+from dues.ledger.services import EntrySpec, entries_post, rows_update
 from dues.members.models import Member
 from dues.payments.gateways.base import Gateway, GatewayError
 from dues.payments.models import Payment, PaymentMethod, Refund
@@ -168,8 +168,8 @@ def payments_record(
             )
         )
     Payment.objects.bulk_create(payments, batch_size=1000)
-    Invoice.objects.bulk_update(
-        list(invoices.values()), ["amount_paid", "amount_due", "status", "paid_at"], batch_size=500
+    rows_update(
+        Invoice, list(invoices.values()), ["amount_paid", "amount_due", "status", "paid_at"]
     )
     journal: list[EntrySpec] = []
     credits: list[MemberCreditEntry] = []

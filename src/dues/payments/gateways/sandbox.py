@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from dues.core.db import forbid_transaction
+from dues.ledger.services import rows_insert
 from dues.payments.gateways.base import (
     ChargeRequest,
     ChargeResult,
@@ -173,7 +174,7 @@ class SandboxGateway(Gateway):
             )
         try:
             with transaction.atomic():
-                SandboxCharge.objects.bulk_create(rows, batch_size=1000)
+                rows_insert(SandboxCharge, rows)
         except IntegrityError:
             # A concurrent replay of the same key won; its answer is the answer.
             for row in rows:
