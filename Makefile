@@ -23,8 +23,8 @@ run: install
 	$(BIN)/dues run
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy src/dues
 	$(BIN)/dues makemigrations --check --dry-run
 
