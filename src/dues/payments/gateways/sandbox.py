@@ -226,7 +226,8 @@ class SandboxGateway(Gateway):
         self, tokens: Sequence[tuple[str, int, int]], today: date
     ) -> dict[str, tuple[int, int]]:
         """The account updater: for cards expiring within 30 days, the issuer renewed
-        two in three (by a stable hash of the card's fingerprint) with a new expiry three years on."""
+        two in three (by a stable hash of the card's fingerprint) with a new expiry three
+        years on."""
         updates: dict[str, tuple[int, int]] = {}
         for token, month, year in tokens:
             expiry_end = date(year + (month // 12), month % 12 + 1, 1)
