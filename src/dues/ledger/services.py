@@ -95,8 +95,8 @@ def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields:
     qn = connection.ops.quote_name
     sql = (
         f"UPDATE {qn(meta.db_table)} SET "
-        + ", ".join(f"{qn(c.column)} = %s" for c in cols)  # type: ignore[union-attr]
-        + f" WHERE {qn(meta.pk.column)} = %s"  # type: ignore[union-attr]
+        + ", ".join(f"{qn(str(c.column))} = %s" for c in cols)  # type: ignore[union-attr]
+        + f" WHERE {qn(str(meta.pk.column))} = %s"
     )
     params = [
         [c.get_db_prep_save(getattr(o, c.attname), connection) for c in cols]  # type: ignore[union-attr]
@@ -117,7 +117,7 @@ def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     cols = [f for f in meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in cols)}) "
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(str(f.column)) for f in cols)}) "
         f"VALUES ({', '.join(['%s'] * len(cols))})"
     )
     params = [[f.get_db_prep_save(f.pre_save(o, True), connection) for f in cols] for o in objs]
