@@ -32,6 +32,7 @@ from dues.core.admin import (
     ReadOnlyModelAdmin,
     ReadOnlyTabularInline,
     money,
+    money_column,
     percent,
 )
 from dues.members.admin import member_search_fields
@@ -130,9 +131,7 @@ class SubscriptionAdmin(ReadOnlyModelAdmin):
     def plan_name(self, obj: Subscription) -> str:
         return obj.plan.name
 
-    @admin.display(description=_("Price per period"), ordering="price")
-    def price_display(self, obj: Subscription) -> str:
-        return money(obj.price, obj.currency)
+    price_display = money_column("price", _("Price per period"))
 
 
 @admin.register(SubscriptionAddOn)
@@ -229,33 +228,19 @@ class CreditNoteInline(ReadOnlyTabularInline):
 
 
 class InvoiceMoneyDisplays:
-    @admin.display(description=_("Subtotal"), ordering="subtotal")
-    def subtotal_display(self, obj: Invoice) -> str:
-        return money(obj.subtotal, obj.currency)
+    subtotal_display = money_column("subtotal", _("Subtotal"))
 
-    @admin.display(description=_("Tax"), ordering="tax")
-    def tax_display(self, obj: Invoice) -> str:
-        return money(obj.tax, obj.currency)
+    tax_display = money_column("tax", _("Tax"))
 
-    @admin.display(description=_("Total"), ordering="total")
-    def total_display(self, obj: Invoice) -> str:
-        return money(obj.total, obj.currency)
+    total_display = money_column("total", _("Total"))
 
-    @admin.display(description=_("Credit applied"), ordering="credit_applied")
-    def credit_applied_display(self, obj: Invoice) -> str:
-        return money(obj.credit_applied, obj.currency)
+    credit_applied_display = money_column("credit_applied", _("Credit applied"))
 
-    @admin.display(description=_("Paid"), ordering="amount_paid")
-    def amount_paid_display(self, obj: Invoice) -> str:
-        return money(obj.amount_paid, obj.currency)
+    amount_paid_display = money_column("amount_paid", _("Paid"))
 
-    @admin.display(description=_("Credited"), ordering="amount_credited")
-    def amount_credited_display(self, obj: Invoice) -> str:
-        return money(obj.amount_credited, obj.currency)
+    amount_credited_display = money_column("amount_credited", _("Credited"))
 
-    @admin.display(description=_("Amount due"), ordering="amount_due")
-    def amount_due_display(self, obj: Invoice) -> str:
-        return money(obj.amount_due, obj.currency)
+    amount_due_display = money_column("amount_due", _("Amount due"))
 
 
 @admin.register(Invoice)
@@ -430,9 +415,7 @@ class CreditNoteAdmin(ReadOnlyModelAdmin):
     def tax_display(self, obj: CreditNote) -> str:
         return money(obj.tax, obj.currency)
 
-    @admin.display(description=_("Total"), ordering="total")
-    def total_display(self, obj: CreditNote) -> str:
-        return money(obj.total, obj.currency)
+    total_display = money_column("total", _("Total"))
 
     @admin.display(description=_("Taken off the invoice"))
     def applied_display(self, obj: CreditNote) -> str:
@@ -474,6 +457,4 @@ class MemberCreditEntryAdmin(ReadOnlyModelAdmin):
     list_filter = ("kind", "organization")
     date_hierarchy = "created_at"
 
-    @admin.display(description=_("Amount"), ordering="amount")
-    def amount_display(self, obj: MemberCreditEntry) -> str:
-        return money(obj.amount, obj.currency)
+    amount_display = money_column("amount", _("Amount"))

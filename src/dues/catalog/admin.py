@@ -16,6 +16,7 @@ from dues.core.admin import (
     MoneyAdminForm,
     OrgOwnedAdmin,
     money,
+    money_column,
     percent,
     validate_currency_code,
 )
@@ -150,9 +151,7 @@ class PlanAdmin(OrgOwnedAdmin):
         (_("Where it is sold"), {"fields": ("locations", "sold_online")}),
     )
 
-    @admin.display(description=_("Price"), ordering="price")
-    def price_display(self, obj: Plan) -> str:
-        return money(obj.price, obj.currency)
+    price_display = money_column("price", _("Price"))
 
     @admin.display(description=_("Joining fee"), ordering="joining_fee")
     def joining_fee_display(self, obj: Plan) -> str:
@@ -210,9 +209,7 @@ class AddOnAdmin(OrgOwnedAdmin):
         "active",
     )
 
-    @admin.display(description=_("Price"), ordering="price")
-    def price_display(self, obj: AddOn) -> str:
-        return money(obj.price, obj.currency)
+    price_display = money_column("price", _("Price"))
 
 
 # --- coupons ----------------------------------------------------------------------------------

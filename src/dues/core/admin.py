@@ -12,7 +12,7 @@ import contextlib
 import json
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
 
 from babel.core import UnknownLocaleError
@@ -37,6 +37,12 @@ ADMIN_CLOCK = SystemClock()
 
 EMPTY = "—"
 
+if TYPE_CHECKING:
+    pass
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 # --- display helpers ------------------------------------------------------------------------
 
@@ -60,6 +66,16 @@ def money(amount: int | None, currency: str | None) -> str:
             return format_money(amount, currency or "", "en")
         except ValueError:
             return f"{amount} {currency or ''}".strip()
+
+
+def money_column(field: str, label: StrOrPromise) -> Any:
+    """A list/detail column showing ``field`` as money in the row's currency."""
+
+    @admin.display(description=label, ordering=field)
+    def show(self: Any, obj: Any) -> str:
+        return money(getattr(obj, field), obj.currency)
+
+    return show
 
 
 def percent(basis_points: int | None) -> str:

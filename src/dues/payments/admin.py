@@ -11,7 +11,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from dues.core.admin import EMPTY, ReadOnlyModelAdmin, ReadOnlyTabularInline, money
+from dues.core.admin import (
+    EMPTY,
+    ReadOnlyModelAdmin,
+    ReadOnlyTabularInline,
+    money,
+    money_column,
+)
 from dues.members.admin import member_search_fields
 from dues.payments.models import (
     Payment,
@@ -112,9 +118,7 @@ class PaymentAttemptAdmin(ReadOnlyModelAdmin):
         "completed_at",
     )
 
-    @admin.display(description=_("Amount"), ordering="amount")
-    def amount_display(self, obj: PaymentAttempt) -> str:
-        return money(obj.amount, obj.currency)
+    amount_display = money_column("amount", _("Amount"))
 
 
 class RefundInline(ReadOnlyTabularInline):
@@ -169,9 +173,7 @@ class PaymentAdmin(ReadOnlyModelAdmin):
     )
     inlines = (RefundInline,)
 
-    @admin.display(description=_("Amount"), ordering="amount")
-    def amount_display(self, obj: Payment) -> str:
-        return money(obj.amount, obj.currency)
+    amount_display = money_column("amount", _("Amount"))
 
     @admin.display(description=_("Refunded"), ordering="amount_refunded")
     def refunded_display(self, obj: Payment) -> str:
@@ -215,9 +217,7 @@ class RefundAdmin(ReadOnlyModelAdmin):
         "completed_at",
     )
 
-    @admin.display(description=_("Amount"), ordering="amount")
-    def amount_display(self, obj: Refund) -> str:
-        return money(obj.amount, obj.currency)
+    amount_display = money_column("amount", _("Amount"))
 
 
 @admin.register(SandboxCharge)
@@ -238,9 +238,7 @@ class SandboxChargeAdmin(ReadOnlyModelAdmin):
     list_filter = ("succeeded", "decline_code", "currency")
     date_hierarchy = "created_at"
 
-    @admin.display(description=_("Amount"), ordering="amount")
-    def amount_display(self, obj: SandboxCharge) -> str:
-        return money(obj.amount, obj.currency)
+    amount_display = money_column("amount", _("Amount"))
 
     @admin.display(description=_("Refunded"), ordering="refunded")
     def refunded_display(self, obj: SandboxCharge) -> str:
