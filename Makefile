@@ -23,9 +23,9 @@ run: install
 	$(BIN)/dues run
 
 lint: install-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
-	$(BIN)/mypy src/dues
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/dues bench
 	$(BIN)/dues makemigrations --check --dry-run
 
 test: lint test-sqlite test-postgres

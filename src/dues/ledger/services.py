@@ -103,6 +103,22 @@ def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields:
         + [o.pk]
         for o in objs
     ]
+    if connection.vendor == "postgresql":
+        # One UPDATE ... FROM (VALUES ...) per chunk instead of a round trip per row.
+        casts = [meta.pk.db_type(connection)] + [c.db_type(connection) for c in cols]
+        row = "(" + ", ".join(f"%s::{t}" for t in casts) + ")"
+        names = ["pk"] + [f"c{i}" for i in range(len(cols))]
+        sets = ", ".join(f"{qn(str(c.column))} = v.c{i}" for i, c in enumerate(cols))  # type: ignore[union-attr]
+        with connection.cursor() as cursor:
+            for lo in range(0, len(params), 1000):
+                chunk = params[lo : lo + 1000]
+                cursor.execute(
+                    f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES "
+                    + ", ".join([row] * len(chunk))
+                    + f") AS v({', '.join(names)}) WHERE t.{qn(str(meta.pk.column))} = v.pk",
+                    [x for p in chunk for x in [p[-1], *p[:-1]]],
+                )
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -121,6 +137,18 @@ def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
         f"VALUES ({', '.join(['%s'] * len(cols))})"
     )
     params = [[f.get_db_prep_save(f.pre_save(o, True), connection) for f in cols] for o in objs]
+    if connection.vendor == "postgresql":
+        # Multi-row VALUES: one statement per chunk instead of a round trip per row.
+        row = f"({', '.join(['%s'] * len(cols))})"
+        head = sql[: sql.index(" VALUES ")]
+        with connection.cursor() as cursor:
+            for lo in range(0, len(params), 1000):
+                chunk = params[lo : lo + 1000]
+                cursor.execute(
+                    f"{head} VALUES " + ", ".join([row] * len(chunk)),
+                    [x for p in chunk for x in p],
+                )
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
