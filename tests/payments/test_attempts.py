@@ -140,7 +140,7 @@ def test_crash_after_gateway_charged_is_settled_by_lookup_alone(org, location, c
         [
             ChargeRequest(
                 idempotency_key=attempts[0].idempotency_key,
-                token=attempts[0].payment_method.token,
+                token=attempts[0].token,
                 amount=attempts[0].amount,
                 currency=attempts[0].currency,
             )

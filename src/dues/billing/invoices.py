@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -31,10 +31,11 @@ from dues.core.clock import Clock
 from dues.core.db import require_transaction
 from dues.core.models import Organization
 from dues.core.money import allocate
-from dues.core.outbox import event_build, events_emit_bulk
+from dues.core.outbox import Event, event_build, events_emit_bulk
+from dues.core.rows import rows_insert
 from dues.core.sequences import sequence_take
 from dues.ledger import chart
-from dues.ledger.services import EntrySpec, entries_post, entry_post, rows_insert
+from dues.ledger.services import EntrySpec, entries_post, entry_post
 
 
 class InvoiceError(ValidationError):
@@ -71,8 +72,62 @@ def credit_balance(payer_id: int, currency: str) -> int:
     return credit_balances([payer_id]).get((payer_id, currency), 0)
 
 
-def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[Invoice]:
-    """Create and finalise invoices with their lines, credit, ledger entries and events.
+INVOICE_COLUMNS = [
+    "organization_id",
+    "number",
+    "sequence_number",
+    "payer_id",
+    "location_id",
+    "status",
+    "currency",
+    "subtotal",
+    "tax",
+    "total",
+    "credit_applied",
+    "amount_paid",
+    "amount_credited",
+    "amount_due",
+    "issue_date",
+    "due_date",
+    "finalised_at",
+    "paid_at",
+    "attempt_count",
+    "billing_run_date",
+    "created_at",
+]
+LINE_COLUMNS = [
+    "organization_id",
+    "invoice_id",
+    "kind",
+    "description",
+    "subscription_id",
+    "period_start",
+    "period_end",
+    "quantity",
+    "unit_amount",
+    "discount_amount",
+    "tax_rate_bp",
+    "net_amount",
+    "tax_amount",
+    "revenue_category",
+]
+
+
+@dataclass
+class _Issued:
+    """What the ledger entry and the events need of an invoice just written."""
+
+    id: int
+    number: str
+    total: int
+    tax: int
+    credit_applied: int
+    amount_due: int
+
+
+def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[int]:
+    """Create and finalise invoices with their lines, credit, ledger entries and events;
+    returns their ids in the order of ``specs``.
 
     Must run inside a transaction (the billing run's batch or a service's operation).
     """
@@ -80,19 +135,20 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[Invoic
     if not specs:
         return []
     now = clock.now()
-    by_org: dict[int, list[InvoiceSpec]] = defaultdict(list)
-    for spec in specs:
-        by_org[spec.organization_id].append(spec)
-    orgs = dict(Organization.objects.filter(pk__in=by_org).values_list("pk", "invoice_prefix"))
-    numbers: dict[int, int] = {}
-    for org_id, org_specs in by_org.items():
-        first = sequence_take(organization_id=org_id, name="invoice", count=len(org_specs))
-        for offset, spec in enumerate(org_specs):
-            numbers[id(spec)] = first + offset
+    by_org: dict[int, list[int]] = defaultdict(list)
+    for i, spec in enumerate(specs):
+        by_org[spec.organization_id].append(i)
+    prefixes = dict(Organization.objects.filter(pk__in=by_org).values_list("pk", "invoice_prefix"))
+    numbers = [0] * len(specs)
+    for org_id, indexes in by_org.items():
+        first = sequence_take(organization_id=org_id, name="invoice", count=len(indexes))
+        for offset, i in enumerate(indexes):
+            numbers[i] = first + offset
     credits = credit_balances([s.payer_id for s in specs])
 
-    invoices: list[Invoice] = []
-    for spec in specs:
+    issued: list[_Issued] = []
+    rows = []
+    for spec, seq in zip(specs, numbers, strict=True):
         subtotal = sum(line.net_amount for line in spec.lines)
         tax = sum(line.tax_amount for line in spec.lines)
         total = subtotal + tax
@@ -101,56 +157,61 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[Invoic
         available = credits.get((spec.payer_id, spec.currency), 0)
         applied = min(max(available, 0), total)
         credits[(spec.payer_id, spec.currency)] = available - applied
-        seq = numbers[id(spec)]
         due = total - applied
-        invoices.append(
-            Invoice(
-                organization_id=spec.organization_id,
-                number=f"{orgs[spec.organization_id]}-{seq:06d}",
-                sequence_number=seq,
-                payer_id=spec.payer_id,
-                location_id=spec.location_id,
-                status=InvoiceStatus.OPEN if due else InvoiceStatus.PAID,
-                currency=spec.currency,
-                subtotal=subtotal,
-                tax=tax,
-                total=total,
-                credit_applied=applied,
-                amount_due=due,
-                issue_date=spec.issue_date,
-                due_date=spec.due_date,
-                finalised_at=now,
-                paid_at=None if due else now,
-                billing_run_date=spec.billing_run_date,
-                created_at=now,
+        number = f"{prefixes[spec.organization_id]}-{seq:06d}"
+        issued.append(_Issued(0, number, total, tax, applied, due))
+        rows.append(
+            (
+                spec.organization_id,
+                number,
+                seq,
+                spec.payer_id,
+                spec.location_id,
+                InvoiceStatus.OPEN if due else InvoiceStatus.PAID,
+                spec.currency,
+                subtotal,
+                tax,
+                total,
+                applied,
+                0,
+                0,
+                due,
+                spec.issue_date,
+                spec.due_date,
+                now,
+                None if due else now,
+                0,
+                spec.billing_run_date,
+                now,
             )
         )
-    Invoice.objects.bulk_create(invoices, batch_size=1000)
+    ids = rows_insert(Invoice, INVOICE_COLUMNS, rows, returning=True)
 
-    lines: list[InvoiceLine] = []
+    lines: list[tuple[object, ...]] = []
     credit_entries: list[MemberCreditEntry] = []
     journal: list[EntrySpec] = []
-    events = []
-    for spec, inv in zip(specs, invoices, strict=True):
-        for line in spec.lines:
-            lines.append(
-                InvoiceLine(
-                    organization_id=spec.organization_id,
-                    invoice_id=inv.pk,
-                    kind=line.kind,
-                    description=line.description,
-                    subscription_id=line.subscription_id,
-                    period_start=line.period_start,
-                    period_end=line.period_end,
-                    quantity=line.quantity,
-                    unit_amount=line.unit_amount,
-                    discount_amount=line.discount_amount,
-                    tax_rate_bp=line.tax_rate_bp,
-                    net_amount=line.net_amount,
-                    tax_amount=line.tax_amount,
-                    revenue_category=line.revenue_category,
-                )
+    events: list[Event] = []
+    for spec, inv, inv_id in zip(specs, issued, ids, strict=True):
+        inv.id = inv_id
+        lines.extend(
+            (
+                spec.organization_id,
+                inv_id,
+                line.kind,
+                line.description,
+                line.subscription_id,
+                line.period_start,
+                line.period_end,
+                line.quantity,
+                line.unit_amount,
+                line.discount_amount,
+                line.tax_rate_bp,
+                line.net_amount,
+                line.tax_amount,
+                line.revenue_category,
             )
+            for line in spec.lines
+        )
         if inv.credit_applied:
             credit_entries.append(
                 MemberCreditEntry(
@@ -159,55 +220,38 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[Invoic
                     currency=spec.currency,
                     amount=-inv.credit_applied,
                     kind=MemberCreditEntry.Kind.APPLIED,
-                    invoice_id=inv.pk,
+                    invoice_id=inv_id,
                     created_at=now,
                 )
             )
         journal.append(_invoice_entry(spec, inv, now))
         payload = {
-            "invoice_id": inv.pk,
+            "invoice_id": inv_id,
             "number": inv.number,
             "payer_id": spec.payer_id,
             "total": inv.total,
             "amount_due": inv.amount_due,
-            "currency": inv.currency,
+            "currency": spec.currency,
         }
-        events.append(
-            event_build(
-                organization_id=spec.organization_id,
-                topic="invoice.finalized",
-                aggregate_type="invoice",
-                aggregate_id=inv.pk,
-                payload=payload,
-                clock=clock,
-            )
+        topics = ["invoice.finalized"] if inv.amount_due else ["invoice.finalized", "invoice.paid"]
+        events.extend(
+            Event(spec.organization_id, topic, "invoice", inv_id, payload, now) for topic in topics
         )
-        if inv.status == InvoiceStatus.PAID:
-            events.append(
-                event_build(
-                    organization_id=spec.organization_id,
-                    topic="invoice.paid",
-                    aggregate_type="invoice",
-                    aggregate_id=inv.pk,
-                    payload=payload,
-                    clock=clock,
-                )
-            )
-    rows_insert(InvoiceLine, lines)
+    rows_insert(InvoiceLine, LINE_COLUMNS, lines)
     MemberCreditEntry.objects.bulk_create(credit_entries, batch_size=1000)
     entries_post(journal)
     events_emit_bulk(events)
-    return invoices
+    return ids
 
 
-def _invoice_entry(spec: InvoiceSpec, inv: Invoice, now: object) -> EntrySpec:
+def _invoice_entry(spec: InvoiceSpec, inv: _Issued, now: datetime) -> EntrySpec:
     entry = EntrySpec(
         organization_id=spec.organization_id,
         kind="invoice",
         source_type="invoice",
-        source_id=inv.pk,
-        posted_at=inv.finalised_at,  # type: ignore[arg-type]
-        memo=inv.number or "",
+        source_id=inv.id,
+        posted_at=now,
+        memo=inv.number,
     )
     cur = spec.currency
     entry.add(chart.RECEIVABLE, inv.total, cur, spec.payer_id)

@@ -24,7 +24,7 @@ from dues.billing.periods import Period, period_at
 from dues.catalog.selectors import tax_rates_for_locations
 from dues.core.clock import Clock
 from dues.core.models import Organization
-from dues.ledger.services import rows_update
+from dues.core.rows import rows_update
 
 BILLABLE = (SubscriptionStatus.PENDING, SubscriptionStatus.TRIALING, SubscriptionStatus.ACTIVE)
 
@@ -147,25 +147,22 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
         sub.joining_fee_pending = 0
         sub.status = SubscriptionStatus.ACTIVE
     invoices_issue(list(specs.values()), clock=clock)
-    rows_update(
-        Subscription,
-        subs,
-        [
-            "plan",
-            "price",
-            "interval",
-            "anchor_date",
-            "billing_anchor_day",
-            "pending_plan",
-            "coupon_periods_left",
-            "current_period_start",
-            "current_period_end",
-            "next_period_index",
-            "next_billing_date",
-            "joining_fee_pending",
-            "status",
-        ],
-    )
+    fields = [
+        "plan_id",
+        "price",
+        "interval",
+        "anchor_date",
+        "billing_anchor_day",
+        "pending_plan_id",
+        "coupon_periods_left",
+        "current_period_start",
+        "current_period_end",
+        "next_period_index",
+        "next_billing_date",
+        "joining_fee_pending",
+        "status",
+    ]
+    rows_update(Subscription, fields, [(s.pk, *(getattr(s, f) for f in fields)) for s in subs])
     return len(specs)
 
 

@@ -429,7 +429,7 @@ def _issue_one_off(
         due_date=today,
         lines=[line],
     )
-    return invoices_issue([spec], clock=clock)[0]
+    return Invoice.objects.get(pk=invoices_issue([spec], clock=clock)[0])
 
 
 def _member_after_end(sub: Subscription, clock: Clock) -> None:

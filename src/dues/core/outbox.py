@@ -10,16 +10,30 @@ that crashes is retried and one that finished is never run twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 
 from dues.core.clock import Clock
 from dues.core.db import require_transaction
 from dues.core.models import Organization, OutboxDelivery, OutboxEvent
+from dues.core.rows import rows_insert
 
 Consumer = Callable[[OutboxEvent], None]
 _consumers: dict[str, Consumer] = {}
+
+
+class Event(NamedTuple):
+    """An outbox event not yet written: what ``event_build`` returns and
+    ``events_emit_bulk`` writes."""
+
+    organization_id: int
+    topic: str
+    aggregate_type: str
+    aggregate_id: int
+    payload: dict[str, Any]
+    created_at: datetime
 
 
 def event_build(
@@ -30,15 +44,8 @@ def event_build(
     aggregate_id: int,
     payload: dict[str, Any],
     clock: Clock,
-) -> OutboxEvent:
-    return OutboxEvent(
-        organization_id=organization_id,
-        topic=topic,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        payload=payload,
-        created_at=clock.now(),
-    )
+) -> Event:
+    return Event(organization_id, topic, aggregate_type, aggregate_id, payload, clock.now())
 
 
 def event_emit(
@@ -49,24 +56,25 @@ def event_emit(
     aggregate_id: int,
     payload: dict[str, Any],
     clock: Clock,
-) -> OutboxEvent:
-    require_transaction("writing outbox events")
+) -> None:
     org_id = organization if isinstance(organization, int) else organization.pk
-    event = event_build(
-        organization_id=org_id,
-        topic=topic,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        payload=payload,
-        clock=clock,
+    events_emit_bulk(
+        [
+            event_build(
+                organization_id=org_id,
+                topic=topic,
+                aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id,
+                payload=payload,
+                clock=clock,
+            )
+        ]
     )
-    event.save()
-    return event
 
 
-def events_emit_bulk(events: Iterable[OutboxEvent]) -> None:
+def events_emit_bulk(events: Iterable[Event]) -> None:
     require_transaction("writing outbox events")
-    OutboxEvent.objects.bulk_create(list(events), batch_size=1000)
+    rows_insert(OutboxEvent, Event._fields, list(events))
 
 
 def consumer_register(name: str, func: Consumer) -> None:

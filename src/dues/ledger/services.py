@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, models, transaction
+from django.db import transaction
 
 from dues.core.db import require_transaction
+from dues.core.rows import rows_insert
 from dues.ledger.chart import CHART
 from dues.ledger.models import Account, JournalEntry, JournalLine
 
@@ -84,77 +85,9 @@ def account_ids(organization_id: int) -> dict[str, int]:
     return ids
 
 
-def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
-    """Write ``fields`` of each object to its row: what ``bulk_update`` does, as one
-    parameterised ``UPDATE ... WHERE pk = %s`` run by ``executemany`` (performance only:
-    ``bulk_update``'s CASE/WHEN expressions cost milliseconds per row to build)."""
-    if not objs:
-        return
-    meta = model._meta
-    cols = [meta.get_field(name) for name in fields]
-    qn = connection.ops.quote_name
-    sql = (
-        f"UPDATE {qn(meta.db_table)} SET "
-        + ", ".join(f"{qn(str(c.column))} = %s" for c in cols)  # type: ignore[union-attr]
-        + f" WHERE {qn(str(meta.pk.column))} = %s"
-    )
-    params = [
-        [c.get_db_prep_save(getattr(o, c.attname), connection) for c in cols]  # type: ignore[union-attr]
-        + [o.pk]
-        for o in objs
-    ]
-    if connection.vendor == "postgresql":
-        # One UPDATE ... FROM (VALUES ...) per chunk instead of a round trip per row.
-        casts = [meta.pk.db_type(connection)] + [c.db_type(connection) for c in cols]
-        row = "(" + ", ".join(f"%s::{t}" for t in casts) + ")"
-        names = ["pk"] + [f"c{i}" for i in range(len(cols))]
-        sets = ", ".join(f"{qn(str(c.column))} = v.c{i}" for i, c in enumerate(cols))  # type: ignore[union-attr]
-        with connection.cursor() as cursor:
-            for lo in range(0, len(params), 1000):
-                chunk = params[lo : lo + 1000]
-                cursor.execute(
-                    f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES "
-                    + ", ".join([row] * len(chunk))
-                    + f") AS v({', '.join(names)}) WHERE t.{qn(str(meta.pk.column))} = v.pk",
-                    [x for p in chunk for x in [p[-1], *p[:-1]]],
-                )
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    """Insert rows whose primary keys the caller does not need: what ``bulk_create`` does,
-    as one parameterised INSERT run by ``executemany`` (performance only; the objects'
-    ``pk`` stays unset)."""
-    if not objs:
-        return
-    meta = model._meta
-    cols = [f for f in meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(str(f.column)) for f in cols)}) "
-        f"VALUES ({', '.join(['%s'] * len(cols))})"
-    )
-    params = [[f.get_db_prep_save(f.pre_save(o, True), connection) for f in cols] for o in objs]
-    if connection.vendor == "postgresql":
-        # Multi-row VALUES: one statement per chunk instead of a round trip per row.
-        row = f"({', '.join(['%s'] * len(cols))})"
-        head = sql[: sql.index(" VALUES ")]
-        with connection.cursor() as cursor:
-            for lo in range(0, len(params), 1000):
-                chunk = params[lo : lo + 1000]
-                cursor.execute(
-                    f"{head} VALUES " + ", ".join([row] * len(chunk)),
-                    [x for p in chunk for x in p],
-                )
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-
-
-def entries_post(specs: Sequence[EntrySpec]) -> list[JournalEntry]:
-    """Write entries and their lines with set-based inserts; all or nothing."""
+def entries_post(specs: Sequence[EntrySpec]) -> list[int]:
+    """Write entries and their lines with set-based inserts, all or nothing; returns the
+    entries' ids (none for a spec without postings)."""
     require_transaction("posting journal entries")
     specs = [s for s in specs if s.postings]
     for spec in specs:
@@ -162,40 +95,36 @@ def entries_post(specs: Sequence[EntrySpec]) -> list[JournalEntry]:
     if not specs:
         return []
     with transaction.atomic():
-        entries = JournalEntry.objects.bulk_create(
+        ids = rows_insert(
+            JournalEntry,
+            ["organization_id", "kind", "source_type", "source_id", "memo", "posted_at"],
             [
-                JournalEntry(
-                    organization_id=s.organization_id,
-                    kind=s.kind,
-                    source_type=s.source_type,
-                    source_id=s.source_id,
-                    memo=s.memo,
-                    posted_at=s.posted_at,
-                )
+                (s.organization_id, s.kind, s.source_type, s.source_id, s.memo, s.posted_at)
                 for s in specs
             ],
-            batch_size=1000,
+            returning=True,
         )
         charts = {org_id: account_ids(org_id) for org_id in {s.organization_id for s in specs}}
-        lines: list[JournalLine] = []
-        for spec, entry in zip(specs, entries, strict=True):
-            accounts = charts[spec.organization_id]
-            lines.extend(
-                JournalLine(
-                    organization_id=spec.organization_id,
-                    entry_id=entry.pk,
-                    account_id=accounts[p.account],
-                    member_id=p.member_id,
-                    currency=p.currency,
-                    amount=p.amount,
+        rows_insert(
+            JournalLine,
+            ["organization_id", "entry_id", "account_id", "member_id", "currency", "amount"],
+            [
+                (
+                    spec.organization_id,
+                    entry_id,
+                    charts[spec.organization_id][p.account],
+                    p.member_id,
+                    p.currency,
+                    p.amount,
                 )
+                for spec, entry_id in zip(specs, ids, strict=True)
                 for p in spec.postings
-            )
-        rows_insert(JournalLine, lines)
-    return entries
+            ],
+        )
+    return ids
 
 
-def entry_post(spec: EntrySpec) -> JournalEntry | None:
+def entry_post(spec: EntrySpec) -> int | None:
     posted = entries_post([spec])
     return posted[0] if posted else None
 

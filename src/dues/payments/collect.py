@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -20,9 +21,9 @@ from django.db.models import Exists, F, OuterRef
 from dues.billing.models import Invoice, InvoiceStatus
 from dues.core.clock import Clock
 from dues.core.db import forbid_transaction
-from dues.core.outbox import event_build, events_emit_bulk
+from dues.core.outbox import Event, events_emit_bulk
+from dues.core.rows import rows_insert, rows_update
 from dues.ledger import chart
-from dues.ledger.services import rows_update
 from dues.payments.gateways.base import ChargeRequest, ChargeResult, Gateway
 from dues.payments.models import AttemptStatus, Payment, PaymentAttempt, PaymentMethod
 from dues.payments.services import IncomingPayment, payments_record
@@ -76,6 +77,35 @@ def collect(
             totals[outcome] += n
 
 
+class Attempt(NamedTuple):
+    """A committed payment attempt, as the collection steps pass it along."""
+
+    id: int
+    organization_id: int
+    invoice_id: int
+    payment_method_id: int
+    attempt_number: int
+    idempotency_key: str
+    amount: int
+    currency: str
+    token: str
+    method_kind: str
+
+
+ATTEMPT_FIELDS = [
+    "id",
+    "organization_id",
+    "invoice_id",
+    "payment_method_id",
+    "attempt_number",
+    "idempotency_key",
+    "amount",
+    "currency",
+    "payment_method__token",
+    "payment_method__kind",
+]
+
+
 def attempts_open(
     *,
     clock: Clock,
@@ -83,7 +113,7 @@ def attempts_open(
     invoice_ids: Sequence[int] | None,
     batch_size: int,
     retry: bool = False,
-) -> list[PaymentAttempt]:
+) -> list[Attempt]:
     """Claim a batch of invoices and commit one attempt for each (transaction 1)."""
     with transaction.atomic():
         qs = (
@@ -103,127 +133,155 @@ def attempts_open(
         )
         if not invoices:
             return []
-        methods = dict(
-            PaymentMethod.objects.filter(
+        methods = {
+            payer: (pk, token, kind)
+            for payer, pk, token, kind in PaymentMethod.objects.filter(
                 payer_id__in={row[1] for row in invoices},
                 is_default=True,
                 status=PaymentMethod.Status.ACTIVE,
-            ).values_list("payer_id", "id")
-        )
+            ).values_list("payer_id", "id", "token", "kind")
+        }
         now = clock.now()
-        attempts = [
-            PaymentAttempt(
-                organization_id=org_id,
-                invoice_id=inv_id,
-                payment_method_id=methods[payer_id],
-                attempt_number=count + 1,
-                idempotency_key=attempt_key(inv_id, count + 1),
-                amount=due,
-                currency=currency,
-                created_at=now,
-            )
+        opened = [
+            (org_id, inv_id, methods[payer_id], count + 1, due, currency)
             for inv_id, payer_id, due, currency, count, org_id in invoices
             if payer_id in methods
         ]
-        PaymentAttempt.objects.bulk_create(attempts, batch_size=1000)
-        Invoice.objects.filter(pk__in=[a.invoice_id for a in attempts]).update(
+        ids = rows_insert(
+            PaymentAttempt,
+            [
+                "organization_id",
+                "invoice_id",
+                "payment_method_id",
+                "attempt_number",
+                "idempotency_key",
+                "amount",
+                "currency",
+                "status",
+                "gateway_reference",
+                "decline_code",
+                "failure_message",
+                "created_at",
+                "completed_at",
+            ],
+            [
+                (
+                    org_id,
+                    inv_id,
+                    method[0],
+                    number,
+                    attempt_key(inv_id, number),
+                    due,
+                    currency,
+                    AttemptStatus.PENDING,
+                    "",
+                    "",
+                    "",
+                    now,
+                    None,
+                )
+                for org_id, inv_id, method, number, due, currency in opened
+            ],
+            returning=True,
+        )
+        Invoice.objects.filter(pk__in=[o[1] for o in opened]).update(
             attempt_count=F("attempt_count") + 1
         )
-    return attempts
+    return [
+        Attempt(pk, org_id, inv_id, m[0], n, attempt_key(inv_id, n), due, cur, m[1], m[2])
+        for pk, (org_id, inv_id, m, n, due, cur) in zip(ids, opened, strict=True)
+    ]
 
 
-def attempts_send(
-    attempts: Sequence[PaymentAttempt], *, clock: Clock, gateway: Gateway
-) -> dict[str, int]:
+def attempts_send(attempts: Sequence[Attempt], *, clock: Clock, gateway: Gateway) -> dict[str, int]:
     """Call the gateway for committed attempts, then record what it said (transaction 2)."""
     forbid_transaction("calling the gateway (attempts must be committed first)")
-    tokens = dict(
-        PaymentMethod.objects.filter(pk__in={a.payment_method_id for a in attempts}).values_list(
-            "id", "token"
-        )
-    )
-    requests = [
-        ChargeRequest(
-            idempotency_key=a.idempotency_key,
-            token=tokens[a.payment_method_id],
-            amount=a.amount,
-            currency=a.currency,
-        )
-        for a in attempts
-    ]
-    results = gateway.charge_many(requests)
+    results = gateway.charge_many([_request(a) for a in attempts])
     return attempts_record(attempts, results, clock=clock)
 
 
+def _request(a: Attempt) -> ChargeRequest:
+    return ChargeRequest(
+        idempotency_key=a.idempotency_key, token=a.token, amount=a.amount, currency=a.currency
+    )
+
+
 def attempts_record(
-    attempts: Sequence[PaymentAttempt],
+    attempts: Sequence[Attempt],
     results: Sequence[ChargeResult | None],
     *,
     clock: Clock,
 ) -> dict[str, int]:
     counts = {"succeeded": 0, "failed": 0, "unknown": 0}
-    known = {a.pk: r for a, r in zip(attempts, results, strict=True) if r is not None}
+    known = {a.id: (a, r) for a, r in zip(attempts, results, strict=True) if r is not None}
     counts["unknown"] = len(attempts) - len(known)
     if not known:
         return counts
     now = clock.now()
     with transaction.atomic():
         # Only attempts still pending are recorded: a concurrent resolver may have won.
-        pending = list(
+        pending = (
             PaymentAttempt.objects.select_for_update()
             .filter(pk__in=known, status=AttemptStatus.PENDING)
-            .select_related("payment_method")
+            .order_by("id")
+            .values_list("id", flat=True)
         )
         incoming: list[IncomingPayment] = []
-        events = []
-        for attempt in pending:
-            result = known[attempt.pk]
-            attempt.completed_at = now
-            attempt.gateway_reference = result.reference
+        events: list[Event] = []
+        updates = []
+        for pk in pending:
+            attempt, result = known[pk]
             if result.succeeded:
-                attempt.status = AttemptStatus.SUCCEEDED
-                method = (
-                    Payment.Method.CARD
-                    if attempt.payment_method.kind == PaymentMethod.Kind.CARD
-                    else Payment.Method.BANK_DEBIT
-                )
+                updates.append((pk, AttemptStatus.SUCCEEDED, now, result.reference, "", ""))
                 incoming.append(
                     IncomingPayment(
                         invoice_id=attempt.invoice_id,
                         amount=attempt.amount,
-                        method=method,
+                        method=(
+                            Payment.Method.CARD
+                            if attempt.method_kind == PaymentMethod.Kind.CARD
+                            else Payment.Method.BANK_DEBIT
+                        ),
                         account=chart.CLEARING,
-                        attempt_id=attempt.pk,
+                        attempt_id=pk,
                         gateway_reference=result.reference,
                     )
                 )
                 counts["succeeded"] += 1
-            else:
-                attempt.status = AttemptStatus.FAILED
-                attempt.decline_code = result.decline_code
-                attempt.failure_message = result.message[:200]
-                counts["failed"] += 1
-                events.append(
-                    event_build(
-                        organization_id=attempt.organization_id,
-                        topic="payment.failed",
-                        aggregate_type="invoice",
-                        aggregate_id=attempt.invoice_id,
-                        payload={
-                            "invoice_id": attempt.invoice_id,
-                            "attempt_id": attempt.pk,
-                            "attempt_number": attempt.attempt_number,
-                            "decline_code": result.decline_code,
-                            "amount": attempt.amount,
-                            "currency": attempt.currency,
-                        },
-                        clock=clock,
-                    )
+                continue
+            updates.append(
+                (
+                    pk,
+                    AttemptStatus.FAILED,
+                    now,
+                    result.reference,
+                    result.decline_code,
+                    result.message[:200],
                 )
+            )
+            counts["failed"] += 1
+            payload = {
+                "invoice_id": attempt.invoice_id,
+                "attempt_id": pk,
+                "attempt_number": attempt.attempt_number,
+                "decline_code": result.decline_code,
+                "amount": attempt.amount,
+                "currency": attempt.currency,
+            }
+            events.append(
+                Event(
+                    attempt.organization_id,
+                    "payment.failed",
+                    "invoice",
+                    attempt.invoice_id,
+                    payload,
+                    now,
+                )
+            )
         rows_update(
             PaymentAttempt,
-            pending,
             ["status", "completed_at", "gateway_reference", "decline_code", "failure_message"],
+            updates,
         )
         payments_record(incoming, clock=clock)
         events_emit_bulk(events)
@@ -240,10 +298,10 @@ def attempts_resolve(
     """Settle attempts left pending by a crash or a lost reply, by their keys."""
     qs = PaymentAttempt.objects.filter(
         status=AttemptStatus.PENDING, created_at__lte=clock.now() - older_than
-    ).select_related("payment_method")
+    )
     if organization_id is not None:
         qs = qs.filter(organization_id=organization_id)
-    stuck = list(qs)
+    stuck = [Attempt(*row) for row in qs.order_by("id").values_list(*ATTEMPT_FIELDS)]
     if not stuck:
         return {"succeeded": 0, "failed": 0, "unknown": 0}
     results: list[ChargeResult | None] = []
@@ -251,16 +309,7 @@ def attempts_resolve(
         result = gateway.lookup(attempt.idempotency_key)
         if result is None:
             # The gateway never saw it: send the same key again; it cannot charge twice.
-            replay = gateway.charge_many(
-                [
-                    ChargeRequest(
-                        idempotency_key=attempt.idempotency_key,
-                        token=attempt.payment_method.token,
-                        amount=attempt.amount,
-                        currency=attempt.currency,
-                    )
-                ]
-            )
+            replay = gateway.charge_many([_request(attempt)])
             result = replay[0] if replay[0] is not None else gateway.lookup(attempt.idempotency_key)
         results.append(result)
     return attempts_record(stuck, results, clock=clock)

@@ -13,9 +13,10 @@ from dues.billing.invoices import credit_note_create
 from dues.billing.models import Invoice, InvoiceStatus, MemberCreditEntry
 from dues.core.clock import Clock
 from dues.core.money import validate_amount
-from dues.core.outbox import event_build, events_emit_bulk
+from dues.core.outbox import Event, event_build, events_emit_bulk
+from dues.core.rows import rows_insert, rows_update
 from dues.ledger import chart
-from dues.ledger.services import EntrySpec, entries_post, rows_update
+from dues.ledger.services import EntrySpec, entries_post
 from dues.members.models import Member
 from dues.payments.gateways.base import Gateway, GatewayError
 from dues.payments.models import Payment, PaymentMethod, Refund
@@ -123,10 +124,41 @@ class IncomingPayment:
     reference: str = ""
 
 
+@dataclass
+class _Owed:
+    """An invoice row locked for a payment, and what the payment changes."""
+
+    organization_id: int
+    payer_id: int
+    number: str | None
+    currency: str
+    status: str
+    amount_paid: int
+    amount_due: int
+    paid_at: datetime | None
+    written_off: bool = False
+
+
+PAYMENT_COLUMNS = [
+    "organization_id",
+    "payer_id",
+    "invoice_id",
+    "attempt_id",
+    "method",
+    "amount",
+    "amount_refunded",
+    "currency",
+    "gateway_reference",
+    "reference",
+    "received_at",
+]
+
+
 def payments_record(
     incoming: Sequence[IncomingPayment], *, clock: Clock, received_at: datetime | None = None
-) -> list[Payment]:
-    """Apply payments to their invoices with ledger entries and events, set-based.
+) -> list[int]:
+    """Apply payments to their invoices with ledger entries and events, set-based;
+    returns the payments' ids in the order of ``incoming``.
 
     Must run inside a transaction. Invoices are locked; money beyond what an invoice still
     owes (a desk payment and a card payment crossing) becomes the payer's credit.
@@ -135,13 +167,24 @@ def payments_record(
         return []
     now = received_at or clock.now()
     invoices = {
-        inv.pk: inv
-        for inv in Invoice.objects.select_for_update().filter(
-            pk__in={p.invoice_id for p in incoming}
+        row[0]: _Owed(*row[1:])
+        for row in Invoice.objects.select_for_update()
+        .filter(pk__in={p.invoice_id for p in incoming})
+        .values_list(
+            "pk",
+            "organization_id",
+            "payer_id",
+            "number",
+            "currency",
+            "status",
+            "amount_paid",
+            "amount_due",
+            "paid_at",
         )
     }
-    written_off = {pk for pk, inv in invoices.items() if inv.status == InvoiceStatus.UNCOLLECTIBLE}
-    payments: list[Payment] = []
+    for inv in invoices.values():
+        inv.written_off = inv.status == InvoiceStatus.UNCOLLECTIBLE
+    rows = []
     overpaid: list[int] = []
     for p in incoming:
         inv = invoices[p.invoice_id]
@@ -153,41 +196,44 @@ def payments_record(
             if inv.amount_due == 0:
                 inv.status = InvoiceStatus.PAID
                 inv.paid_at = now
-        payments.append(
-            Payment(
-                organization_id=inv.organization_id,
-                payer_id=inv.payer_id,
-                invoice_id=inv.pk,
-                attempt_id=p.attempt_id,
-                method=p.method,
-                amount=p.amount,
-                currency=inv.currency,
-                gateway_reference=p.gateway_reference,
-                reference=p.reference,
-                received_at=now,
+        rows.append(
+            (
+                inv.organization_id,
+                inv.payer_id,
+                p.invoice_id,
+                p.attempt_id,
+                p.method,
+                p.amount,
+                0,
+                inv.currency,
+                p.gateway_reference,
+                p.reference,
+                now,
             )
         )
-    Payment.objects.bulk_create(payments, batch_size=1000)
+    ids = rows_insert(Payment, PAYMENT_COLUMNS, rows, returning=True)
     rows_update(
-        Invoice, list(invoices.values()), ["amount_paid", "amount_due", "status", "paid_at"]
+        Invoice,
+        ["amount_paid", "amount_due", "status", "paid_at"],
+        [(pk, i.amount_paid, i.amount_due, i.status, i.paid_at) for pk, i in invoices.items()],
     )
     journal: list[EntrySpec] = []
     credits: list[MemberCreditEntry] = []
-    events = []
-    for p, payment, extra in zip(incoming, payments, overpaid, strict=True):
+    events: list[Event] = []
+    for p, payment_id, extra in zip(incoming, ids, overpaid, strict=True):
         inv = invoices[p.invoice_id]
         cur = inv.currency
         entry = EntrySpec(
             organization_id=inv.organization_id,
             kind="payment",
             source_type="payment",
-            source_id=payment.pk,
+            source_id=payment_id,
             posted_at=now,
             memo=inv.number or "",
         )
         entry.add(p.account, p.amount, cur)
         applied = p.amount - extra
-        if inv.pk in written_off:
+        if inv.written_off:
             # Money for a written-off invoice reverses the bad debt it was moved to.
             entry.add(chart.BAD_DEBT, -applied, cur)
         else:
@@ -201,44 +247,27 @@ def payments_record(
                     currency=cur,
                     amount=extra,
                     kind=MemberCreditEntry.Kind.OVERPAYMENT,
-                    invoice_id=inv.pk,
+                    invoice_id=p.invoice_id,
                     created_at=now,
                 )
             )
         journal.append(entry)
         payload = {
-            "payment_id": payment.pk,
-            "invoice_id": inv.pk,
+            "payment_id": payment_id,
+            "invoice_id": p.invoice_id,
             "payer_id": inv.payer_id,
             "amount": p.amount,
             "currency": cur,
             "method": p.method,
         }
-        events.append(
-            event_build(
-                organization_id=inv.organization_id,
-                topic="payment.succeeded",
-                aggregate_type="payment",
-                aggregate_id=payment.pk,
-                payload=payload,
-                clock=clock,
-            )
-        )
+        org = inv.organization_id
+        events.append(Event(org, "payment.succeeded", "payment", payment_id, payload, now))
         if inv.status == InvoiceStatus.PAID and inv.paid_at == now:
-            events.append(
-                event_build(
-                    organization_id=inv.organization_id,
-                    topic="invoice.paid",
-                    aggregate_type="invoice",
-                    aggregate_id=inv.pk,
-                    payload=payload,
-                    clock=clock,
-                )
-            )
+            events.append(Event(org, "invoice.paid", "invoice", p.invoice_id, payload, now))
     entries_post(journal)
     MemberCreditEntry.objects.bulk_create(credits)
     events_emit_bulk(events)
-    return payments
+    return ids
 
 
 def payment_take_at_desk(
@@ -258,7 +287,7 @@ def payment_take_at_desk(
     if amount > invoice.amount_due:
         raise PaymentError({"amount": f"at most {invoice.amount_due} is owed on this invoice"})
     with transaction.atomic():
-        return payments_record(
+        [payment_id] = payments_record(
             [
                 IncomingPayment(
                     invoice_id=invoice.pk,
@@ -269,7 +298,8 @@ def payment_take_at_desk(
                 )
             ],
             clock=clock,
-        )[0]
+        )
+    return Payment.objects.get(pk=payment_id)
 
 
 def refund_create(

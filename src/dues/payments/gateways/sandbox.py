@@ -31,13 +31,13 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from dues.core.db import forbid_transaction
-from dues.ledger.services import rows_insert
+from dues.core.rows import rows_insert
 from dues.payments.gateways.base import (
     ChargeRequest,
     ChargeResult,
@@ -121,7 +121,32 @@ def _reference(key: str) -> str:
     return "ch_sbx_" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-def _result(row: SandboxCharge) -> ChargeResult:
+CHARGE_COLUMNS = [
+    "idempotency_key",
+    "token",
+    "amount",
+    "currency",
+    "succeeded",
+    "decline_code",
+    "reference",
+    "refunded",
+    "created_at",
+]
+
+
+class _Charge(NamedTuple):
+    idempotency_key: str
+    succeeded: bool
+    reference: str
+    decline_code: str
+
+
+def _charges(keys: Sequence[str]) -> dict[str, _Charge]:
+    rows = SandboxCharge.objects.filter(idempotency_key__in=keys).values_list(*_Charge._fields)
+    return {row[0]: _Charge(*row) for row in rows}
+
+
+def _result(row: _Charge) -> ChargeResult:
     return ChargeResult(
         idempotency_key=row.idempotency_key,
         succeeded=row.succeeded,
@@ -143,13 +168,11 @@ class SandboxGateway(Gateway):
             return (True, "") if prior_failures >= needed else (False, "insufficient_funds")
         return False, behaviour
 
-    def _record(self, requests: Sequence[ChargeRequest]) -> dict[str, SandboxCharge]:
+    def _record(self, requests: Sequence[ChargeRequest]) -> dict[str, _Charge]:
         """Record a decision for each request whose key is new; return every key's row."""
         forbid_transaction("a gateway call")
         keys = [r.idempotency_key for r in requests]
-        existing = {
-            c.idempotency_key: c for c in SandboxCharge.objects.filter(idempotency_key__in=keys)
-        }
+        existing = _charges(keys)
         fresh = [r for r in requests if r.idempotency_key not in existing]
         failures: dict[str, int] = {}
         for token in {r.token for r in fresh if behaviour_of(r.token).startswith("failthen")}:
@@ -161,34 +184,29 @@ class SandboxGateway(Gateway):
             if not ok and r.token in failures:
                 failures[r.token] += 1
             rows.append(
-                SandboxCharge(
-                    idempotency_key=r.idempotency_key,
-                    token=r.token,
-                    amount=r.amount,
-                    currency=r.currency,
-                    succeeded=ok,
-                    decline_code=code,
-                    reference=_reference(r.idempotency_key),
-                    created_at=now,
+                (
+                    r.idempotency_key,
+                    r.token,
+                    r.amount,
+                    r.currency,
+                    ok,
+                    code,
+                    _reference(r.idempotency_key),
+                    0,
+                    now,
                 )
             )
         try:
             with transaction.atomic():
-                rows_insert(SandboxCharge, rows)
+                rows_insert(SandboxCharge, CHARGE_COLUMNS, rows)
         except IntegrityError:
             # A concurrent replay of the same key won; its answer is the answer.
             for row in rows:
                 SandboxCharge.objects.get_or_create(
-                    idempotency_key=row.idempotency_key,
-                    defaults={
-                        f.attname: getattr(row, f.attname)
-                        for f in SandboxCharge._meta.fields
-                        if f.attname != "id"
-                    },
+                    idempotency_key=row[0],
+                    defaults=dict(zip(CHARGE_COLUMNS[1:], row[1:], strict=True)),
                 )
-        return {
-            c.idempotency_key: c for c in SandboxCharge.objects.filter(idempotency_key__in=keys)
-        }
+        return _charges(keys)
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         row = self._record([request])[request.idempotency_key]
@@ -204,7 +222,7 @@ class SandboxGateway(Gateway):
         ]
 
     def lookup(self, idempotency_key: str) -> ChargeResult | None:
-        row = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
+        row = _charges([idempotency_key]).get(idempotency_key)
         return _result(row) if row else None
 
     def refund(
