@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from dues.billing.models import Invoice
 from dues.billing.services import subscription_create
-from dues.core.models import Organization, OrgOwned
+from dues.core.models import Organization, OrgOwned, OrgScoped
 from dues.ops.jobs import bill
 from tests.factories import add_card, d, make_location, make_member, make_org, make_plan
 
@@ -33,7 +33,7 @@ def test_org_owned_models_are_found():
         field = m._meta.get_field("organization")
         assert not field.null, f"{m.__name__}.organization is nullable"
     assert all(
-        issubclass(m, OrgOwned)
+        issubclass(m, OrgOwned | OrgScoped)
         for m in _org_models()
         if m._meta.app_label in {"billing", "payments", "ledger"}
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from dues.billing.models import (
@@ -32,7 +32,7 @@ from dues.core.db import require_transaction
 from dues.core.models import Organization
 from dues.core.money import allocate
 from dues.core.outbox import Event, event_build, events_emit_bulk
-from dues.core.rows import rows_insert
+from dues.core.rows import rows_insert, rows_update
 from dues.core.sequences import sequence_take
 from dues.ledger import chart
 from dues.ledger.services import EntrySpec, entries_post, entry_post
@@ -114,15 +114,13 @@ LINE_COLUMNS = [
 
 
 @dataclass
-class _Issued:
-    """What the ledger entry and the events need of an invoice just written."""
+class Written:
+    """Invoices written but not yet numbered: ``invoices_number`` finishes them."""
 
-    id: int
-    number: str
-    total: int
-    tax: int
-    credit_applied: int
-    amount_due: int
+    specs: Sequence[InvoiceSpec]
+    ids: list[int]
+    amounts_due: list[int]
+    totals: list[int]
 
 
 def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[int]:
@@ -131,24 +129,25 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[int]:
 
     Must run inside a transaction (the billing run's batch or a service's operation).
     """
-    require_transaction("issuing invoices")
-    if not specs:
-        return []
-    now = clock.now()
-    by_org: dict[int, list[int]] = defaultdict(list)
-    for i, spec in enumerate(specs):
-        by_org[spec.organization_id].append(i)
-    prefixes = dict(Organization.objects.filter(pk__in=by_org).values_list("pk", "invoice_prefix"))
-    numbers = [0] * len(specs)
-    for org_id, indexes in by_org.items():
-        first = sequence_take(organization_id=org_id, name="invoice", count=len(indexes))
-        for offset, i in enumerate(indexes):
-            numbers[i] = first + offset
-    credits = credit_balances([s.payer_id for s in specs])
+    written = invoices_write(specs, clock=clock)
+    invoices_number(written, clock=clock)
+    return written.ids
 
-    issued: list[_Issued] = []
+
+def invoices_write(specs: Sequence[InvoiceSpec], *, clock: Clock) -> Written:
+    """The part of issuing that needs no number: invoices, lines, credit and ledger.
+
+    The caller must call ``invoices_number`` in the same transaction before it commits;
+    until then no one else sees these rows.
+    """
+    require_transaction("issuing invoices")
+    now = clock.now()
+    credits = credit_balances([s.payer_id for s in specs])
     rows = []
-    for spec, seq in zip(specs, numbers, strict=True):
+    amounts_due = []
+    totals = []
+    journal: list[EntrySpec] = []
+    for spec in specs:
         subtotal = sum(line.net_amount for line in spec.lines)
         tax = sum(line.tax_amount for line in spec.lines)
         total = subtotal + tax
@@ -158,13 +157,13 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[int]:
         applied = min(max(available, 0), total)
         credits[(spec.payer_id, spec.currency)] = available - applied
         due = total - applied
-        number = f"{prefixes[spec.organization_id]}-{seq:06d}"
-        issued.append(_Issued(0, number, total, tax, applied, due))
+        amounts_due.append(due)
+        totals.append(total)
         rows.append(
             (
                 spec.organization_id,
-                number,
-                seq,
+                None,  # number and sequence number: see invoices_number
+                None,
                 spec.payer_id,
                 spec.location_id,
                 InvoiceStatus.OPEN if due else InvoiceStatus.PAID,
@@ -189,10 +188,8 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[int]:
 
     lines: list[tuple[object, ...]] = []
     credit_entries: list[MemberCreditEntry] = []
-    journal: list[EntrySpec] = []
-    events: list[Event] = []
-    for spec, inv, inv_id in zip(specs, issued, ids, strict=True):
-        inv.id = inv_id
+    for spec, row, inv_id in zip(specs, rows, ids, strict=True):
+        applied = row[10]
         lines.extend(
             (
                 spec.organization_id,
@@ -212,58 +209,92 @@ def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[int]:
             )
             for line in spec.lines
         )
-        if inv.credit_applied:
+        if applied:
             credit_entries.append(
                 MemberCreditEntry(
                     organization_id=spec.organization_id,
                     payer_id=spec.payer_id,
                     currency=spec.currency,
-                    amount=-inv.credit_applied,
+                    amount=-applied,
                     kind=MemberCreditEntry.Kind.APPLIED,
                     invoice_id=inv_id,
                     created_at=now,
                 )
             )
-        journal.append(_invoice_entry(spec, inv, now))
-        payload = {
-            "invoice_id": inv_id,
-            "number": inv.number,
-            "payer_id": spec.payer_id,
-            "total": inv.total,
-            "amount_due": inv.amount_due,
-            "currency": spec.currency,
-        }
-        topics = ["invoice.finalized"] if inv.amount_due else ["invoice.finalized", "invoice.paid"]
-        events.extend(
-            Event(spec.organization_id, topic, "invoice", inv_id, payload, now) for topic in topics
-        )
+        journal.append(_invoice_entry(spec, inv_id, row[8], row[9], applied, now))
     rows_insert(InvoiceLine, LINE_COLUMNS, lines)
     MemberCreditEntry.objects.bulk_create(credit_entries, batch_size=1000)
     entries_post(journal)
+    return Written(specs, ids, amounts_due, totals)
+
+
+def invoices_number(written: Written, *, clock: Clock) -> None:
+    """Number written invoices from their organizations' gapless sequences and announce
+    them. Kept to the end of the transaction: the sequence row stays locked until commit,
+    so the less that follows it, the less concurrent billing workers wait on each other.
+    """
+    require_transaction("numbering invoices")
+    if not written.ids:
+        return
+    if connection.vendor == "postgresql":
+        # Run the deferred foreign-key checks now, before the lock is taken.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    specs = written.specs
+    by_org: dict[int, list[int]] = defaultdict(list)
+    for i, spec in enumerate(specs):
+        by_org[spec.organization_id].append(i)
+    prefixes = dict(Organization.objects.filter(pk__in=by_org).values_list("pk", "invoice_prefix"))
+    numbers: list[tuple[int, str, int]] = [(0, "", 0)] * len(specs)
+    for org_id, indexes in sorted(by_org.items()):  # one lock order for every worker
+        first = sequence_take(organization_id=org_id, name="invoice", count=len(indexes))
+        for offset, i in enumerate(indexes):
+            seq = first + offset
+            numbers[i] = (written.ids[i], f"{prefixes[org_id]}-{seq:06d}", seq)
+    rows_update(Invoice, ["number", "sequence_number"], numbers)
+    now = clock.now()
+    events: list[Event] = []
+    for spec, (inv_id, number, _), due, total in zip(
+        specs, numbers, written.amounts_due, written.totals, strict=True
+    ):
+        payload = {
+            "invoice_id": inv_id,
+            "number": number,
+            "payer_id": spec.payer_id,
+            "total": total,
+            "amount_due": due,
+            "currency": spec.currency,
+        }
+        org = spec.organization_id
+        events.append(Event(org, "invoice.finalized", "invoice", inv_id, payload, now))
+        if not due:
+            events.append(Event(org, "invoice.paid", "invoice", inv_id, payload, now))
     events_emit_bulk(events)
-    return ids
 
 
-def _invoice_entry(spec: InvoiceSpec, inv: _Issued, now: datetime) -> EntrySpec:
+def _invoice_entry(
+    spec: InvoiceSpec, inv_id: int, tax: int, total: int, applied: int, now: datetime
+) -> EntrySpec:
+    # The memo stays empty: the number is taken last (invoices_number); the entry's source
+    # is the invoice.
     entry = EntrySpec(
         organization_id=spec.organization_id,
         kind="invoice",
         source_type="invoice",
-        source_id=inv.id,
+        source_id=inv_id,
         posted_at=now,
-        memo=inv.number,
     )
     cur = spec.currency
-    entry.add(chart.RECEIVABLE, inv.total, cur, spec.payer_id)
+    entry.add(chart.RECEIVABLE, total, cur, spec.payer_id)
     revenue: dict[str, int] = defaultdict(int)
     for line in spec.lines:
         revenue[chart.REVENUE_BY_CATEGORY[line.revenue_category]] += line.net_amount
     for account, net in sorted(revenue.items()):
         entry.add(account, -net, cur)
-    entry.add(chart.TAX_PAYABLE, -inv.tax, cur)
-    if inv.credit_applied:
-        entry.add(chart.MEMBER_CREDIT, inv.credit_applied, cur, spec.payer_id)
-        entry.add(chart.RECEIVABLE, -inv.credit_applied, cur, spec.payer_id)
+    entry.add(chart.TAX_PAYABLE, -tax, cur)
+    if applied:
+        entry.add(chart.MEMBER_CREDIT, applied, cur, spec.payer_id)
+        entry.add(chart.RECEIVABLE, -applied, cur, spec.payer_id)
     return entry
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import models
 
 from dues.catalog.models import AddOn, Coupon, Interval, Plan, RevenueCategory
-from dues.core.models import Location, OrgOwned
+from dues.core.models import Location, OrgOwned, OrgScoped
 from dues.members.models import Member
 
 
@@ -236,7 +236,7 @@ class Invoice(OrgOwned):
         super().save(*args, **kwargs)
 
 
-class InvoiceLine(OrgOwned):
+class InvoiceLine(OrgScoped):
     class Kind(models.TextChoices):
         PLAN = "plan", "Membership period"
         PRORATION = "proration", "Proration"
@@ -322,7 +322,7 @@ class CreditNote(OrgOwned):
         return self.number
 
 
-class CreditNoteLine(OrgOwned):
+class CreditNoteLine(OrgScoped):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
     invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, related_name="+")
     net_amount = models.BigIntegerField()
@@ -332,7 +332,7 @@ class CreditNoteLine(OrgOwned):
         return f"{self.credit_note} − {self.net_amount + self.tax_amount}"
 
 
-class MemberCreditEntry(OrgOwned):
+class MemberCreditEntry(OrgScoped):
     """Movements of a payer's account credit; the balance is their sum (positive = we owe)."""
 
     class Kind(models.TextChoices):

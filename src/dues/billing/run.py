@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 
-from dues.billing.invoices import InvoiceSpec, invoices_issue
+from dues.billing.invoices import InvoiceSpec, invoices_number, invoices_write
 from dues.billing.lines import AddOnTerms, CouponTerms, period_lines
 from dues.billing.models import Subscription, SubscriptionAddOn, SubscriptionStatus
 from dues.billing.periods import Period, period_at
@@ -45,15 +45,31 @@ def invoice_due(
     organization_id: int | None = None,
     batch_size: int | None = None,
 ) -> int:
-    """Invoice all due periods up to ``as_of``; returns the number of invoices issued."""
+    """Invoice all due periods up to ``as_of``; returns the number of invoices issued.
+
+    Batches are claimed in id order from where the last one ended (a keyset, so a claim
+    never re-reads the rows already done); a pass that reaches the end starts again from
+    the first id, which picks up second periods of catch-up subscriptions and anything
+    skipped while another worker held it. The run ends when a pass from the start finds
+    nothing.
+    """
     batch_size = batch_size or settings.DUES_BILLING_BATCH_SIZE
     issued = 0
+    after = 0
     while True:
-        count = invoice_batch(
-            as_of=as_of, clock=clock, organization_id=organization_id, batch_size=batch_size
+        claimed = invoice_batch(
+            as_of=as_of,
+            clock=clock,
+            organization_id=organization_id,
+            batch_size=batch_size,
+            after=after,
         )
-        if count is None:
-            return issued
+        if claimed is None:
+            if after == 0:
+                return issued
+            after = 0
+            continue
+        count, after = claimed
         issued += count
 
 
@@ -64,10 +80,12 @@ def invoice_batch(
     organization_id: int | None,
     batch_size: int,
     only_ids: list[int] | None = None,
-) -> int | None:
-    """Claim and invoice one batch; ``None`` when nothing is left to claim."""
+    after: int = 0,
+) -> tuple[int, int] | None:
+    """Claim and invoice one batch of subscriptions with ids above ``after``; returns the
+    invoices issued and the last id claimed, or ``None`` when nothing is left to claim."""
     with transaction.atomic():
-        claim = due_subscriptions(as_of, organization_id).order_by("id")
+        claim = due_subscriptions(as_of, organization_id).filter(id__gt=after).order_by("id")
         if only_ids is not None:
             claim = claim.filter(pk__in=only_ids)
         if connection.features.has_select_for_update_skip_locked:
@@ -80,7 +98,7 @@ def invoice_batch(
             .select_related("plan", "pending_plan", "coupon")
             .order_by("id")
         )
-        return _invoice_subscriptions(subs, as_of=as_of, clock=clock)
+        return _invoice_subscriptions(subs, as_of=as_of, clock=clock), ids[-1]
 
 
 def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Clock) -> int:
@@ -146,7 +164,7 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
         sub.next_billing_date = period.end
         sub.joining_fee_pending = 0
         sub.status = SubscriptionStatus.ACTIVE
-    invoices_issue(list(specs.values()), clock=clock)
+    written = invoices_write(list(specs.values()), clock=clock)
     fields = [
         "plan_id",
         "price",
@@ -163,6 +181,7 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
         "status",
     ]
     rows_update(Subscription, fields, [(s.pk, *(getattr(s, f) for f in fields)) for s in subs])
+    invoices_number(written, clock=clock)
     return len(specs)
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, models
 
 PG_CHUNK = 5000
@@ -68,7 +69,10 @@ def _columns(model: type[models.Model], fields: Sequence[str]) -> list[models.Fi
     meta = model._meta
     cols = []
     for name in fields:
-        field = meta.get_field(name)
+        try:
+            field = meta.get_field(name)
+        except FieldDoesNotExist:
+            field = None
         if not isinstance(field, models.Field) or not field.concrete:
             raise ValueError(f"{model.__name__}.{name} is not a column")
         cols.append(field)
@@ -101,7 +105,7 @@ def _pg_type(field: models.Field[Any, Any]) -> str:
 
 def _pg_select(cols: Sequence[models.Field[Any, Any]]) -> tuple[str, str]:
     """``unnest`` of one array per column, and the select list casting JSON text."""
-    arrays = ", ".join(f"%s::{_pg_type(f)}[]" for f in cols)
+    arrays = ", ".join(f"%b::{_pg_type(f)}[]" for f in cols)
     names = [f"c{i}" for i in range(len(cols))]
     select = ", ".join(
         f"u.{n}::jsonb" if f.get_internal_type() == "JSONField" else f"u.{n}"
@@ -129,12 +133,24 @@ def rows_insert(
         return []
     cols = _columns(model, fields)
     values = _prepare(cols, rows)
+    ids: list[int] = []
+    with connection.wrap_database_errors:  # driver errors as Django's (IntegrityError, ...)
+        _insert(model, cols, values, returning, ids)
+    return ids
+
+
+def _insert(
+    model: type[models.Model],
+    cols: Sequence[models.Field[Any, Any]],
+    values: list[Any],
+    returning: bool,
+    ids: list[int],
+) -> None:
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     names = ", ".join(_column(f) for f in cols)
     assert model._meta.pk is not None
     pk = _column(model._meta.pk)
-    ids: list[int] = []
     if connection.vendor == "postgresql":
         source, select = _pg_select(cols)
         sql = f"INSERT INTO {table} ({names}) SELECT {select} FROM {source} ORDER BY u.ord"
@@ -146,14 +162,14 @@ def rows_insert(
                 cursor.execute(sql, columns)
                 if returning:
                     ids.extend(r[0] for r in cursor.fetchall())
-        return ids
+        return
     raw = connection.connection.cursor()
     try:
         if not returning:
             raw.executemany(
                 f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(cols))})", values
             )
-            return ids
+            return
         per = max(1, SQLITE_MAX_PARAMS // len(cols))
         row_sql = f"({', '.join('?' * len(cols))})"
         for lo in range(0, len(values), per):
@@ -167,7 +183,6 @@ def rows_insert(
             ids.extend(r[0] for r in raw.fetchall())
     finally:
         raw.close()
-    return ids
 
 
 def rows_update(
@@ -180,8 +195,15 @@ def rows_update(
     assert pk_field is not None
     cols = [pk_field, *_columns(model, fields)]
     values = _prepare(cols, rows)
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
+    with connection.wrap_database_errors:
+        _update(model, cols, values)
+
+
+def _update(
+    model: type[models.Model], cols: Sequence[models.Field[Any, Any]], values: list[Any]
+) -> None:
+    pk_field = cols[0]
+    table = connection.ops.quote_name(model._meta.db_table)
     if connection.vendor == "postgresql":
         source, _ = _pg_select(cols)
         sets = ", ".join(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from dues.core.models import OrgOwned
+from dues.core.models import OrgOwned, OrgScoped
 from dues.members.models import Member
 
 
@@ -28,7 +28,7 @@ class Account(OrgOwned):
         return f"{self.code} {self.name}"
 
 
-class JournalEntry(OrgOwned):
+class JournalEntry(OrgScoped):
     """One balanced money movement. ``(kind, source_type, source_id)`` is unique so a
     movement can never post twice."""
 
@@ -51,7 +51,7 @@ class JournalEntry(OrgOwned):
         return f"{self.kind} {self.source_type}:{self.source_id}"
 
 
-class JournalLine(OrgOwned):
+class JournalLine(OrgScoped):
     """``amount`` is signed: debits positive, credits negative; each entry sums to zero
     per currency."""
 

@@ -52,27 +52,42 @@ def collect(
     organization_id: int | None = None,
     invoice_ids: Sequence[int] | None = None,
     batch_size: int | None = None,
+    resolve: bool = True,
 ) -> dict[str, int]:
-    """Charge every never-attempted open invoice; returns counts by outcome."""
+    """Charge every never-attempted open invoice; returns counts by outcome.
+
+    With ``resolve`` (one collector alone), pending attempts are settled first and this
+    run's lost replies at the end. Several collectors sharing a run pass ``resolve=False``
+    and their coordinator resolves before and after: a pending attempt may be another
+    collector's charge in flight."""
     batch_size = batch_size or settings.DUES_BILLING_BATCH_SIZE
     totals = {"succeeded": 0, "failed": 0, "unknown": 0}
-    attempts_resolve(clock=clock, gateway=gateway, organization_id=organization_id)
+    if resolve:
+        for outcome, n in attempts_resolve(
+            clock=clock, gateway=gateway, organization_id=organization_id
+        ).items():
+            totals[outcome] += n
+    after = 0  # a keyset over invoice ids, restarted once at the end (see invoice_due)
     while True:
         attempts = attempts_open(
             clock=clock,
             organization_id=organization_id,
             invoice_ids=invoice_ids,
             batch_size=batch_size,
+            after=after,
         )
+        if not attempts and after:
+            after = 0
+            continue
         if not attempts:
-            # Lost replies from this run are settled now, by key, before the run ends.
-            for outcome, n in attempts_resolve(
-                clock=clock, gateway=gateway, organization_id=organization_id
-            ).items():
-                totals[outcome] += n
-                if outcome != "unknown":
-                    totals["unknown"] -= n
+            if resolve:
+                # Lost replies from this run are settled now, by key, before the run ends.
+                totals_settle(
+                    totals,
+                    attempts_resolve(clock=clock, gateway=gateway, organization_id=organization_id),
+                )
             return totals
+        after = max(a.invoice_id for a in attempts)
         for outcome, n in attempts_send(attempts, clock=clock, gateway=gateway).items():
             totals[outcome] += n
 
@@ -106,6 +121,15 @@ ATTEMPT_FIELDS = [
 ]
 
 
+def totals_settle(totals: dict[str, int], resolved: dict[str, int]) -> None:
+    """Count attempts settled by ``attempts_resolve`` after a run: each one settled was an
+    unknown outcome of this run."""
+    for outcome, n in resolved.items():
+        totals[outcome] += n
+        if outcome != "unknown":
+            totals["unknown"] -= n
+
+
 def attempts_open(
     *,
     clock: Clock,
@@ -113,8 +137,10 @@ def attempts_open(
     invoice_ids: Sequence[int] | None,
     batch_size: int,
     retry: bool = False,
+    after: int = 0,
 ) -> list[Attempt]:
-    """Claim a batch of invoices and commit one attempt for each (transaction 1)."""
+    """Claim a batch of invoices with ids above ``after`` and commit one attempt for each
+    (transaction 1)."""
     with transaction.atomic():
         qs = (
             collectable_invoices(organization_id)
@@ -123,7 +149,7 @@ def attempts_open(
         )
         if invoice_ids is not None:
             qs = qs.filter(pk__in=invoice_ids)
-        qs = qs.exclude(attempts__status=AttemptStatus.PENDING).order_by("id")
+        qs = qs.filter(id__gt=after).exclude(attempts__status=AttemptStatus.PENDING).order_by("id")
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         invoices = list(

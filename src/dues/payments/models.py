@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 
 from dues.billing.models import Invoice
-from dues.core.models import OrgOwned
+from dues.core.models import OrgOwned, OrgScoped
 from dues.members.models import Member
 
 
@@ -60,7 +60,7 @@ class AttemptStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class PaymentAttempt(OrgOwned):
+class PaymentAttempt(OrgScoped):
     """A charge attempt, committed before the gateway is called (DESIGN invariant 2).
 
     ``idempotency_key`` is ``inv_<invoice id>_<n>``; an attempt left pending by a crash or a
@@ -105,7 +105,7 @@ class PaymentAttempt(OrgOwned):
         return f"{self.idempotency_key} ({self.status})"
 
 
-class Payment(OrgOwned):
+class Payment(OrgScoped):
     class Method(models.TextChoices):
         CARD = "card", "Card (online)"
         BANK_DEBIT = "bank_debit", "Bank debit"

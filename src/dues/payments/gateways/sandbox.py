@@ -107,11 +107,14 @@ def sandbox_tokenize(number: str, exp_month: int, exp_year: int) -> dict[str, ob
     }
 
 
+# Longest first: behaviour names contain underscores (lost_reply, insufficient_funds).
+_BEHAVIOURS = sorted(set(TEST_CARDS.values()) | {"success"}, key=len, reverse=True)
+
+
 def behaviour_of(token: str) -> str:
-    # Behaviour names contain underscores (lost_reply, insufficient_funds): match them whole.
     if token.startswith("sbx_"):
         rest = token[4:]
-        for behaviour in sorted(set(TEST_CARDS.values()) | {"success"}, key=len, reverse=True):
+        for behaviour in _BEHAVIOURS:
             if rest.startswith(behaviour + "_"):
                 return behaviour
     return "success"
