@@ -142,3 +142,28 @@ def test_check_detects_total_tampering(org, location, clock):
     _member, inv = _invoice(org, location, clock)
     Invoice.objects.filter(pk=inv.pk).update(subtotal=47000, total=49825, amount_due=49825)
     assert problems()["invoices add up"] == [f"invoice {inv.number}: totals differ from its lines"]
+
+
+def test_check_detects_lines_pointing_at_another_organizations_account_or_member(
+    org, location, clock
+):
+    from dues.ledger.models import Account
+    from tests.factories import make_org
+
+    member, inv = _invoice(org, location, clock)
+    other = make_org(clock)
+    stranger = make_member(other, clock)
+    line = JournalLine.objects.get(entry__source_id=inv.pk, account__code="1100")
+    assert problems() == {}
+    # Another organization's receivable account: the same code, the wrong books.
+    foreign = Account.objects.create(organization=other, code="1100", name="AR", type="asset")
+    JournalLine.objects.filter(pk=line.pk).update(account=foreign)
+    found = problems()["journal lines stay in their organization"]
+    assert found == [
+        f"journal line {line.pk} (entry {line.entry_id}, account {foreign.pk}, member "
+        f"{member.pk}) points outside organization {org.pk} or at nothing"
+    ]
+    JournalLine.objects.filter(pk=line.pk).update(account=line.account_id, member=stranger)
+    assert len(problems()["journal lines stay in their organization"]) == 1
+    JournalLine.objects.filter(pk=line.pk).update(member=member)
+    assert "journal lines stay in their organization" not in problems()

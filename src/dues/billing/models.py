@@ -5,7 +5,7 @@ from typing import Any
 from django.db import models
 
 from dues.catalog.models import AddOn, Coupon, Interval, Plan, RevenueCategory
-from dues.core.models import Location, OrgOwned, OrgScoped
+from dues.core.models import Location, Organization, OrgOwned, OrgScoped
 from dues.members.models import Member
 
 
@@ -169,7 +169,12 @@ class Invoice(OrgOwned):
 
     number = models.CharField(max_length=40, null=True, blank=True)
     sequence_number = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
-    payer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="invoices")
+    # The composite indexes below lead with organization and payer, so the single-column
+    # ones would only cost every write.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, db_index=False)
+    payer = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="invoices")
     status = models.CharField(
         max_length=14, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
@@ -207,6 +212,13 @@ class Invoice(OrgOwned):
         indexes = [
             models.Index(fields=["organization", "status"]),
             models.Index(fields=["payer", "status"]),
+            # Collection claims these in id order: a small index of exactly the candidates,
+            # so a claim never walks past the invoices already attempted or paid.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="open", attempt_count=0),
+                name="invoice_never_attempted",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -109,7 +109,7 @@ class Sequence(OrgOwned):
 class OutboxEvent(OrgScoped):
     """A state change others care about, written in the transaction that made it."""
 
-    topic = models.CharField(max_length=80, db_index=True)
+    topic = models.CharField(max_length=80)
     aggregate_type = models.CharField(max_length=40)
     aggregate_id = models.BigIntegerField()
     payload = models.JSONField()

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
 
 from dues.billing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, MemberCreditEntry
 from dues.ledger import chart
-from dues.ledger.models import JournalEntry, JournalLine
+from dues.ledger.models import Account, JournalEntry, JournalLine
+from dues.members.models import Member
 from dues.payments.models import AttemptStatus, Payment, PaymentAttempt, Refund
 
 Violation = str
@@ -184,7 +185,27 @@ def refunds_consistent() -> list[Violation]:
     return out
 
 
+def lines_reference_their_organization() -> list[Violation]:
+    """Each journal line's entry, account and member exist and belong to the line's own
+    organization (the columns carry no per-row constraint; see JournalLine)."""
+    same_org = {"organization_id": OuterRef("organization_id")}
+    bad = JournalLine.objects.filter(
+        ~Exists(JournalEntry.objects.filter(pk=OuterRef("entry_id"), **same_org))
+        | ~Exists(Account.objects.filter(pk=OuterRef("account_id"), **same_org))
+        | (
+            Q(member_id__isnull=False)
+            & ~Exists(Member.objects.filter(pk=OuterRef("member_id"), **same_org))
+        )
+    ).values_list("pk", "entry_id", "account_id", "member_id", "organization_id")
+    return [
+        f"journal line {pk} (entry {entry}, account {account}, member {member}) points outside "
+        f"organization {org} or at nothing"
+        for pk, entry, account, member, org in bad[:1000]
+    ]
+
+
 CHECKS: dict[str, Callable[[], list[Violation]]] = {
+    "journal lines stay in their organization": lines_reference_their_organization,
     "entries balance": entries_balanced,
     "every money movement is posted": entries_exist,
     "invoices add up": invoices_consistent,

@@ -56,9 +56,20 @@ class JournalLine(OrgScoped):
     per currency."""
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    # Account and member come from the organization's own chart and members, resolved by
+    # the one posting function in the posting transaction; ``dues ledger check`` proves
+    # every line points at an account and member of its own organization (a constraint
+    # could not check the organization, and checking per row costs the billing run).
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="lines", db_constraint=False, db_index=False
+    )
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     currency = models.CharField(max_length=3)
     amount = models.BigIntegerField()

@@ -66,7 +66,8 @@ def chart_create(*, organization_id: int) -> None:
             Account(organization_id=organization_id, code=code, name=name, type=kind)
             for code, name, kind in CHART
             if code not in existing
-        ]
+        ],
+        ignore_conflicts=True,  # billing workers may open the chart at the same moment
     )
 
 

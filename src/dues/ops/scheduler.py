@@ -18,7 +18,7 @@ from dues.ops.jobs import bill
 log = logging.getLogger(__name__)
 
 
-def billing_tick(*, clock: Clock, as_of: date | None = None) -> dict[str, int]:
+def billing_tick(*, clock: Clock, as_of: date | None = None, workers: int = 1) -> dict[str, int]:
     totals: dict[str, int] = {}
     days: dict[int, date] = {}
     for org_id, tz in Location.objects.values_list("organization_id", "timezone"):
@@ -27,7 +27,8 @@ def billing_tick(*, clock: Clock, as_of: date | None = None) -> dict[str, int]:
         # location is billed before its own midnight.
         days[org_id] = min(days.get(org_id, today), today)
     for org_id, day in sorted(days.items()):
-        for key, value in bill(as_of=day, clock=clock, organization_id=org_id).items():
+        result = bill(as_of=day, clock=clock, organization_id=org_id, workers=workers)
+        for key, value in result.items():
             totals[key] = totals.get(key, 0) + value
     return totals
 

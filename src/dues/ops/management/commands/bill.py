@@ -17,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of", help="bill up to this date (YYYY-MM-DD); default: each location's today"
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="processes sharing the run (PostgreSQL only; e.g. one per core)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = None
@@ -27,5 +33,10 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"--as-of {options['as_of']!r} is not a date (YYYY-MM-DD)"
                 ) from exc
-        result = billing_tick(clock=SystemClock(), as_of=as_of)
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        try:
+            result = billing_tick(clock=SystemClock(), as_of=as_of, workers=options["workers"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(result, sort_keys=True))
