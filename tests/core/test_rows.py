@@ -57,6 +57,17 @@ def test_json_and_nulls_round_trip(org, clock):
         )
     event = OutboxEvent.objects.get(pk=pk)
     assert (event.payload, event.created_at) == (payload, WHEN)
+    # Without ids wanted, PostgreSQL takes the rows by COPY: tabs, newlines and
+    # backslashes in text and JSON must survive it.
+    odd = {"note": "tab\there\nnew line \\ back", "n": None}
+    with transaction.atomic():
+        rows_insert(
+            OutboxEvent,
+            ["organization_id", "topic", "aggregate_type", "aggregate_id", "payload", "created_at"],
+            [(org.pk, "a\tb\\c", "invoice", 8, odd, WHEN)],
+        )
+    copied = OutboxEvent.objects.get(aggregate_id=8)
+    assert (copied.topic, copied.payload, copied.created_at) == ("a\tb\\c", odd, WHEN)
 
 
 def test_update_sets_only_the_named_fields():

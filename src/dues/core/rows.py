@@ -6,9 +6,10 @@ per member. These helpers take plain tuples instead: values must already be what
 field stores (ints for money and ids, ``str``, ``bool``, ``date``, aware ``datetime``,
 ``dict``/``list`` for JSON). Both run on the connection of the current transaction.
 
-PostgreSQL gets one statement per chunk with one array parameter per column
-(``unnest``), bound server-side; SQLite gets a prepared statement run by ``executemany``,
-or multi-row ``VALUES ... RETURNING`` when ids are needed. Rows are inserted in the order
+PostgreSQL gets ``COPY``, or, when ids are needed and for updates, one statement per
+chunk with one array parameter per column (``unnest``), bound server-side; SQLite gets a
+prepared statement run by ``executemany``, or multi-row ``VALUES ... RETURNING`` when ids
+are needed. Rows are inserted in the order
 given and returned ids follow that order.
 """
 
@@ -151,6 +152,12 @@ def _insert(
     names = ", ".join(_column(f) for f in cols)
     assert model._meta.pk is not None
     pk = _column(model._meta.pk)
+    if connection.vendor == "postgresql" and not returning:
+        # COPY: the cheapest way in, for the server and for the driver.
+        with _pg_cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        return
     if connection.vendor == "postgresql":
         source, select = _pg_select(cols)
         sql = f"INSERT INTO {table} ({names}) SELECT {select} FROM {source} ORDER BY u.ord"
