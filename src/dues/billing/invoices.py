@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -113,14 +114,20 @@ LINE_COLUMNS = [
 ]
 
 
+class Amounts(NamedTuple):
+    tax: int
+    total: int
+    credit_applied: int
+    amount_due: int
+
+
 @dataclass
 class Written:
     """Invoices written but not yet numbered: ``invoices_number`` finishes them."""
 
     specs: Sequence[InvoiceSpec]
     ids: list[int]
-    amounts_due: list[int]
-    totals: list[int]
+    amounts: list[Amounts]
 
 
 def invoices_issue(specs: Sequence[InvoiceSpec], *, clock: Clock) -> list[int]:
@@ -144,8 +151,7 @@ def invoices_write(specs: Sequence[InvoiceSpec], *, clock: Clock) -> Written:
     now = clock.now()
     credits = credit_balances([s.payer_id for s in specs])
     rows = []
-    amounts_due = []
-    totals = []
+    amounts: list[Amounts] = []
     journal: list[EntrySpec] = []
     for spec in specs:
         subtotal = sum(line.net_amount for line in spec.lines)
@@ -157,8 +163,7 @@ def invoices_write(specs: Sequence[InvoiceSpec], *, clock: Clock) -> Written:
         applied = min(max(available, 0), total)
         credits[(spec.payer_id, spec.currency)] = available - applied
         due = total - applied
-        amounts_due.append(due)
-        totals.append(total)
+        amounts.append(Amounts(tax, total, applied, due))
         rows.append(
             (
                 spec.organization_id,
@@ -188,8 +193,7 @@ def invoices_write(specs: Sequence[InvoiceSpec], *, clock: Clock) -> Written:
 
     lines: list[tuple[object, ...]] = []
     credit_entries: list[MemberCreditEntry] = []
-    for spec, row, inv_id in zip(specs, rows, ids, strict=True):
-        applied = row[10]
+    for spec, amount, inv_id in zip(specs, amounts, ids, strict=True):
         lines.extend(
             (
                 spec.organization_id,
@@ -209,23 +213,23 @@ def invoices_write(specs: Sequence[InvoiceSpec], *, clock: Clock) -> Written:
             )
             for line in spec.lines
         )
-        if applied:
+        if amount.credit_applied:
             credit_entries.append(
                 MemberCreditEntry(
                     organization_id=spec.organization_id,
                     payer_id=spec.payer_id,
                     currency=spec.currency,
-                    amount=-applied,
+                    amount=-amount.credit_applied,
                     kind=MemberCreditEntry.Kind.APPLIED,
                     invoice_id=inv_id,
                     created_at=now,
                 )
             )
-        journal.append(_invoice_entry(spec, inv_id, row[8], row[9], applied, now))
+        journal.append(_invoice_entry(spec, inv_id, amount, now))
     rows_insert(InvoiceLine, LINE_COLUMNS, lines)
     MemberCreditEntry.objects.bulk_create(credit_entries, batch_size=1000)
     entries_post(journal)
-    return Written(specs, ids, amounts_due, totals)
+    return Written(specs, ids, amounts)
 
 
 def invoices_number(written: Written, *, clock: Clock) -> None:
@@ -254,27 +258,23 @@ def invoices_number(written: Written, *, clock: Clock) -> None:
     rows_update(Invoice, ["number", "sequence_number"], numbers)
     now = clock.now()
     events: list[Event] = []
-    for spec, (inv_id, number, _), due, total in zip(
-        specs, numbers, written.amounts_due, written.totals, strict=True
-    ):
+    for spec, (inv_id, number, _), amount in zip(specs, numbers, written.amounts, strict=True):
         payload = {
             "invoice_id": inv_id,
             "number": number,
             "payer_id": spec.payer_id,
-            "total": total,
-            "amount_due": due,
+            "total": amount.total,
+            "amount_due": amount.amount_due,
             "currency": spec.currency,
         }
         org = spec.organization_id
         events.append(Event(org, "invoice.finalized", "invoice", inv_id, payload, now))
-        if not due:
+        if not amount.amount_due:
             events.append(Event(org, "invoice.paid", "invoice", inv_id, payload, now))
     events_emit_bulk(events)
 
 
-def _invoice_entry(
-    spec: InvoiceSpec, inv_id: int, tax: int, total: int, applied: int, now: datetime
-) -> EntrySpec:
+def _invoice_entry(spec: InvoiceSpec, inv_id: int, amount: Amounts, now: datetime) -> EntrySpec:
     # The memo stays empty: the number is taken last (invoices_number); the entry's source
     # is the invoice.
     entry = EntrySpec(
@@ -285,16 +285,16 @@ def _invoice_entry(
         posted_at=now,
     )
     cur = spec.currency
-    entry.add(chart.RECEIVABLE, total, cur, spec.payer_id)
+    entry.add(chart.RECEIVABLE, amount.total, cur, spec.payer_id)
     revenue: dict[str, int] = defaultdict(int)
     for line in spec.lines:
         revenue[chart.REVENUE_BY_CATEGORY[line.revenue_category]] += line.net_amount
     for account, net in sorted(revenue.items()):
         entry.add(account, -net, cur)
-    entry.add(chart.TAX_PAYABLE, -tax, cur)
-    if applied:
-        entry.add(chart.MEMBER_CREDIT, applied, cur, spec.payer_id)
-        entry.add(chart.RECEIVABLE, -applied, cur, spec.payer_id)
+    entry.add(chart.TAX_PAYABLE, -amount.tax, cur)
+    if amount.credit_applied:
+        entry.add(chart.MEMBER_CREDIT, amount.credit_applied, cur, spec.payer_id)
+        entry.add(chart.RECEIVABLE, -amount.credit_applied, cur, spec.payer_id)
     return entry
 
 

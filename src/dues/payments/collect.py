@@ -169,8 +169,8 @@ def attempts_open(
         }
         now = clock.now()
         opened = [
-            (org_id, inv_id, methods[payer_id], count + 1, due, currency)
-            for inv_id, payer_id, due, currency, count, org_id in invoices
+            (org_id, inv_id, methods[payer_id], count + 1, attempt_key(inv_id, count + 1), due, cur)
+            for inv_id, payer_id, due, cur, count, org_id in invoices
             if payer_id in methods
         ]
         ids = rows_insert(
@@ -196,7 +196,7 @@ def attempts_open(
                     inv_id,
                     method[0],
                     number,
-                    attempt_key(inv_id, number),
+                    key,
                     due,
                     currency,
                     AttemptStatus.PENDING,
@@ -206,7 +206,7 @@ def attempts_open(
                     now,
                     None,
                 )
-                for org_id, inv_id, method, number, due, currency in opened
+                for org_id, inv_id, method, number, key, due, currency in opened
             ],
             returning=True,
         )
@@ -214,8 +214,8 @@ def attempts_open(
             attempt_count=F("attempt_count") + 1
         )
     return [
-        Attempt(pk, org_id, inv_id, m[0], n, attempt_key(inv_id, n), due, cur, m[1], m[2])
-        for pk, (org_id, inv_id, m, n, due, cur) in zip(ids, opened, strict=True)
+        Attempt(pk, org_id, inv_id, m[0], n, key, due, cur, m[1], m[2])
+        for pk, (org_id, inv_id, m, n, key, due, cur) in zip(ids, opened, strict=True)
     ]
 
 
