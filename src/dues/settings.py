@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "dues.billing",
     "dues.payments",
     "dues.ledger",
+    "dues.dunning",
     "dues.api",
     "dues.ops",
 ]

@@ -27,11 +27,13 @@ from dues.billing.models import (
     Invoice,
     InvoiceLine,
     MemberCreditEntry,
+    Restriction,
     Subscription,
     SubscriptionAddOn,
 )
 from dues.catalog.models import AddOn, Coupon, Plan, TaxRate
 from dues.core.models import Location, Organization, OutboxDelivery, OutboxEvent, Sequence
+from dues.dunning.models import DunningCase, DunningPolicy, Payday, ReminderStep
 from dues.ledger.models import Account, JournalEntry, JournalLine
 from dues.members.models import EmergencyContact, Member, MemberNote, MemberStatusChange
 from dues.payments.models import Payment, PaymentAttempt, PaymentMethod, Refund, SandboxCharge
@@ -61,8 +63,9 @@ READ_ONLY = [
     JournalEntry,
     JournalLine,
     IdempotentRequest,
+    DunningCase,
 ]
-NO_DELETE = [*READ_ONLY, Invoice, Account, ApiKey]
+NO_DELETE = [*READ_ONLY, Invoice, Account, ApiKey, Restriction]
 
 
 def url(model: type[models.Model], view: str, *args: Any) -> str:
@@ -353,6 +356,33 @@ def world(db: None) -> World:
     )
     OutboxDelivery.objects.create(event=event, consumer="crm", delivered_at=now)
     Group.objects.create(name="Front desk")
+
+    policy = DunningPolicy.objects.create(
+        organization=org, name="Default dunning", created_at=now, updated_at=now
+    )
+    ReminderStep.objects.create(
+        organization=org, policy=policy, day_offset=3, channels=["email"], tone="friendly"
+    )
+    Payday.objects.create(organization=org, location=location, days=[25])
+    DunningCase.objects.create(
+        organization=org,
+        invoice=invoice,
+        payer=payer,
+        policy=policy,
+        opened_at=now,
+        first_failed_at=now,
+        first_failed_on=today,
+        last_attempt_at=now,
+        last_decline_code="insufficient_funds",
+    )
+    Restriction.objects.create(
+        organization=org,
+        subscription=subscription,
+        kind="bookings",
+        source="dunning",
+        reason="Invoice INV-1 unpaid for 7 days",
+        starts_at=now,
+    )
 
     return World(org, other_org, location, payer, plan, draft, invoice, payment_method, api_key)
 

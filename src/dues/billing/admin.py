@@ -22,6 +22,7 @@ from dues.billing.models import (
     InvoiceLine,
     InvoiceStatus,
     MemberCreditEntry,
+    Restriction,
     Subscription,
     SubscriptionAddOn,
 )
@@ -458,3 +459,32 @@ class MemberCreditEntryAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "created_at"
 
     amount_display = money_column("amount", _("Amount"))
+
+
+# --- restrictions -------------------------------------------------------------------------------
+
+
+@admin.register(Restriction)
+class RestrictionAdmin(DuesModelAdmin):
+    """Staff may place a restriction by hand (source "staff") or end one; dunning's own are
+    lifted by dunning when the invoice is paid."""
+
+    list_display = ("subscription", "kind", "source", "reason", "starts_at", "ends_at")
+    list_filter = ("kind", "source", "organization")
+    list_select_related = ("subscription__member", "subscription__plan")
+    search_fields = ("reason", *member_search_fields("subscription__member"))
+    raw_id_fields = ("subscription",)
+    fields = ("subscription", "kind", "reason", "starts_at", "ends_at", "source", "lifted_reason")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fixed = ["source", "lifted_reason"]
+        return fixed + (["subscription", "kind", "starts_at"] if obj is not None else [])
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # end it instead: the history stays
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            obj.source = "staff"
+            obj.organization_id = obj.subscription.organization_id
+        super().save_model(request, obj, form, change)

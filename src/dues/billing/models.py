@@ -256,6 +256,7 @@ class InvoiceLine(OrgScoped):
         ADDON = "addon", "Add-on"
         FREEZE_FEE = "freeze_fee", "Freeze fee"
         FEE = "fee", "Fee"
+        LATE_FEE = "late_fee", "Late-payment fee"
         CHARGE = "charge", "One-off charge"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
@@ -366,3 +367,47 @@ class MemberCreditEntry(OrgScoped):
 
     def __str__(self) -> str:
         return f"{self.payer}: {self.amount} {self.currency}"
+
+
+class RestrictionKind(models.TextChoices):
+    BOOKINGS = "bookings", "No new class bookings"
+    ACCESS = "access", "No door access"
+    CHANGES = "changes", "No membership changes"
+
+
+class Restriction(OrgOwned):
+    """A block on one membership, as data (Kill Bill's blocking states): dunning and staff
+    place them, access, classes and billing read them. One in force per membership, kind
+    and source; lifting one sets ``ends_at``, so the history stays."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="restrictions"
+    )
+    kind = models.CharField(max_length=10, choices=RestrictionKind.choices)
+    source = models.CharField(max_length=20, help_text="Who placed it: dunning, staff.")
+    source_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The placing record, e.g. the dunning case."
+    )
+    reason = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    lifted_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "kind", "source", "source_id"],
+                condition=models.Q(ends_at__isnull=True),
+                name="restriction_one_in_force_per_source",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__isnull=True)
+                | models.Q(ends_at__gte=models.F("starts_at")),
+                name="restriction_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["subscription", "ends_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.reason})"

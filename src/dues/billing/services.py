@@ -207,7 +207,7 @@ def subscription_freeze(
             created_at=clock.now(),
         )
         if fee:
-            _issue_one_off(
+            invoice_issue_one_off(
                 sub=sub,
                 kind="freeze_fee",
                 description=f"Freeze fee, {start_date} – {end_date - timedelta(days=1)}",
@@ -406,11 +406,21 @@ def subscription_change_plan(
     return sub
 
 
-def _issue_one_off(
-    *, sub: Subscription, kind: str, description: str, amount: int, category: str, clock: Clock
+def invoice_issue_one_off(
+    *,
+    sub: Subscription,
+    kind: str,
+    description: str,
+    amount: int,
+    category: str,
+    clock: Clock,
+    taxed: bool = True,
 ) -> Invoice:
+    """A one-off charge on a membership, invoiced and finalised at once. ``taxed=False``
+    for charges outside the scope of VAT, such as late-payment fees (compensation, not a
+    supply)."""
     today = today_at(sub.location, clock)
-    rate = tax_rate_bp(location_id=sub.location_id, category=sub.plan.tax_category)
+    rate = tax_rate_bp(location_id=sub.location_id, category=sub.plan.tax_category) if taxed else 0
     line = line_build(
         kind=kind,
         description=description,

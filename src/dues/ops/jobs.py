@@ -1,7 +1,7 @@
 """Job entry points that span apps: the daily billing run.
 
 ``bill(as_of)`` = calendar advance (trials, freezes, cancellations) → card account updates →
-invoicing → collection.
+invoicing → collection → dunning (retries due, reminders, restrictions, final actions).
 Each step is idempotent, so re-running a day, or resuming after a crash, changes nothing
 that was already done.
 """
@@ -20,6 +20,7 @@ from dues.billing.run import invoice_due
 from dues.billing.services import subscriptions_advance
 from dues.core.clock import Clock
 from dues.core.db import forbid_transaction
+from dues.dunning.run import dunning_run
 from dues.payments.collect import attempts_resolve, collect, totals_settle
 from dues.payments.gateways.base import Gateway, gateway_get
 from dues.payments.updater import payment_methods_refresh
@@ -53,7 +54,8 @@ def bill(
         collected = collect_in_workers(
             workers, clock=clock, gateway=gateway, organization_id=organization_id
         )
-    return head | {"invoices": invoices} | collected
+    dunning = dunning_run(clock=clock, gateway=gateway, organization_id=organization_id)
+    return head | {"invoices": invoices} | collected | dunning
 
 
 def _fan_out(workers: int, task: Callable[..., T], **kwargs: object) -> list[T]:

@@ -186,6 +186,7 @@ def attempts_open(
                 "status",
                 "gateway_reference",
                 "decline_code",
+                "advice_code",
                 "failure_message",
                 "created_at",
                 "completed_at",
@@ -203,6 +204,7 @@ def attempts_open(
                     "",
                     "",
                     "",
+                    "",
                     now,
                     None,
                 )
@@ -217,6 +219,20 @@ def attempts_open(
         Attempt(pk, org_id, inv_id, m[0], n, key, due, cur, m[1], m[2])
         for pk, (org_id, inv_id, m, n, key, due, cur) in zip(ids, opened, strict=True)
     ]
+
+
+def invoices_retry(invoice_ids: Sequence[int], *, clock: Clock, gateway: Gateway) -> dict[str, int]:
+    """Charge these open invoices once more (dunning's retries), each with its next key."""
+    attempts = attempts_open(
+        clock=clock,
+        organization_id=None,
+        invoice_ids=invoice_ids,
+        batch_size=max(len(invoice_ids), 1),
+        retry=True,
+    )
+    if not attempts:
+        return {"succeeded": 0, "failed": 0, "unknown": 0}
+    return attempts_send(attempts, clock=clock, gateway=gateway)
 
 
 def attempts_send(attempts: Sequence[Attempt], *, clock: Clock, gateway: Gateway) -> dict[str, int]:
@@ -258,7 +274,7 @@ def attempts_record(
         for pk in pending:
             attempt, result = known[pk]
             if result.succeeded:
-                updates.append((pk, AttemptStatus.SUCCEEDED, now, result.reference, "", ""))
+                updates.append((pk, AttemptStatus.SUCCEEDED, now, result.reference, "", "", ""))
                 incoming.append(
                     IncomingPayment(
                         invoice_id=attempt.invoice_id,
@@ -282,6 +298,7 @@ def attempts_record(
                     now,
                     result.reference,
                     result.decline_code,
+                    result.advice_code,
                     result.message[:200],
                 )
             )
@@ -291,6 +308,7 @@ def attempts_record(
                 "attempt_id": pk,
                 "attempt_number": attempt.attempt_number,
                 "decline_code": result.decline_code,
+                "advice_code": result.advice_code,
                 "amount": attempt.amount,
                 "currency": attempt.currency,
             }
@@ -306,7 +324,14 @@ def attempts_record(
             )
         rows_update(
             PaymentAttempt,
-            ["status", "completed_at", "gateway_reference", "decline_code", "failure_message"],
+            [
+                "status",
+                "completed_at",
+                "gateway_reference",
+                "decline_code",
+                "advice_code",
+                "failure_message",
+            ],
             updates,
         )
         payments_record(incoming, clock=clock)

@@ -78,6 +78,9 @@ class PaymentAttempt(OrgScoped):
     )
     gateway_reference = models.CharField(max_length=120, blank=True)
     decline_code = models.CharField(max_length=40, blank=True)
+    advice_code = models.CharField(
+        max_length=4, blank=True, help_text="Mastercard merchant advice code, if any."
+    )
     failure_message = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -36,6 +36,7 @@ class ChargeResult:
     reference: str = ""
     decline_code: str = ""
     message: str = ""
+    advice_code: str = ""  # Mastercard merchant advice code, when the network sent one
 
 
 @dataclass(frozen=True)
