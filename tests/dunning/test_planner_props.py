@@ -95,6 +95,27 @@ def test_violations_are_found():
     assert not invoice_gap_violations([(START, True), (START + timedelta(hours=5), False)])
 
 
+SMART = PolicyView(RetryMode.SMART, [3, 7], 8, 28)
+
+
+def one_failure(code: str, advice: str = "", *, at: datetime = START, **changes: object):
+    """The planner's inputs after a first failed attempt at ``at`` on this Mastercard."""
+    fields: dict[str, object] = {
+        "first_failed_at": at,
+        "last_attempt_at": at,
+        "attempts": 1,
+        "decline": decline_classify(code, advice),
+        "network": "mastercard",
+        "card_attempts": [at],
+        "same_card_as_last": True,
+        "tz": "Europe/Stockholm",
+        "paydays": (25,),
+        "seed": 1,
+    }
+    fields.update(changes)
+    return RetryInputs(**fields)  # type: ignore[arg-type]
+
+
 def test_hard_declines_and_stop_advice_are_never_retried():
     for code, advice in [
         ("lost_card", ""),
@@ -105,22 +126,7 @@ def test_hard_declines_and_stop_advice_are_never_retried():
         ("R1", ""),
         ("expired_card", ""),
     ]:
-        plan = retry_plan(
-            RetryInputs(
-                first_failed_at=START,
-                last_attempt_at=START,
-                attempts=1,
-                decline=decline_classify(code, advice),
-                network="mastercard",
-                card_attempts=[START],
-                same_card_as_last=True,
-                tz="Europe/Stockholm",
-                paydays=(25,),
-                seed=1,
-            ),
-            PolicyView(RetryMode.SMART, [3, 7], 8, 28),
-            now=START,
-        )
+        plan = retry_plan(one_failure(code, advice), SMART, now=START)
         assert plan.at is None, (code, advice)
 
 
@@ -130,22 +136,7 @@ def test_mastercard_retry_after_advice_is_honoured():
         ("27", timedelta(days=4)),
         ("30", timedelta(days=10)),
     ]:
-        plan = retry_plan(
-            RetryInputs(
-                first_failed_at=START,
-                last_attempt_at=START,
-                attempts=1,
-                decline=decline_classify("do_not_honor", advice),
-                network="mastercard",
-                card_attempts=[START],
-                same_card_as_last=True,
-                tz="Europe/Stockholm",
-                paydays=(25,),
-                seed=1,
-            ),
-            PolicyView(RetryMode.SMART, [3, 7], 8, 28),
-            now=START,
-        )
+        plan = retry_plan(one_failure("do_not_honor", advice), SMART, now=START)
         assert plan.at is not None
         assert plan.at >= START + max(wait, timedelta(hours=24))
 
@@ -155,20 +146,18 @@ def test_smart_insufficient_funds_aims_after_payday():
     after the 25th, not at the first allowed moment."""
     failed = datetime(2026, 3, 20, 1, 0, tzinfo=UTC)
     plan = retry_plan(
-        RetryInputs(
-            first_failed_at=failed,
-            last_attempt_at=failed,
-            attempts=1,
-            decline=decline_classify("insufficient_funds"),
-            network="visa",
-            card_attempts=[failed],
-            same_card_as_last=True,
-            tz="Europe/Stockholm",
-            paydays=(25,),
-            seed=7,
-        ),
+        one_failure("insufficient_funds", at=failed, network="visa", seed=7),
         PolicyView(RetryMode.SMART, [], 8, 28),
         now=failed,
     )
     assert plan.at is not None
     assert datetime(2026, 3, 24, 23, 0, tzinfo=UTC) <= plan.at <= datetime(2026, 3, 28, tzinfo=UTC)
+
+
+def test_a_new_card_is_tried_at_once_whatever_failed_before():
+    plan = retry_plan(
+        one_failure("lost_card", same_card_as_last=False, card_attempts=[]),
+        PolicyView(RetryMode.SMART, [3, 7], 1, 28),
+        now=START + timedelta(hours=2),
+    )
+    assert plan.at == START + timedelta(hours=2)

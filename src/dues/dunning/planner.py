@@ -53,6 +53,17 @@ class RetryPlan:
 def retry_plan(
     x: RetryInputs, policy: PolicyView, *, now: datetime, model: RecoveryModel | None = None
 ) -> RetryPlan:
+    if not x.same_card_as_last:
+        # A different card than the one that failed: the decline said nothing about it,
+        # so it is tried as soon as its own network limits allow.
+        at = earliest_allowed(
+            network=x.network,
+            card_attempts=x.card_attempts,
+            last_invoice_attempt=None,
+            last_was_processing_error=False,
+            not_before=now,
+        )
+        return RetryPlan(at, "new card on file: retry at once")
     if x.attempts >= policy.max_attempts:
         return RetryPlan(None, f"all {policy.max_attempts} attempts used")
     if x.decline.category == Category.HARD:
@@ -63,7 +74,7 @@ def retry_plan(
     earliest = earliest_allowed(
         network=x.network,
         card_attempts=x.card_attempts,
-        last_invoice_attempt=x.last_attempt_at if x.same_card_as_last else None,
+        last_invoice_attempt=x.last_attempt_at,
         last_was_processing_error=x.decline.category == Category.PROCESSING,
         not_before=max(now, x.last_attempt_at + x.decline.retry_after),
     )

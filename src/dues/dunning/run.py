@@ -35,7 +35,6 @@ from dues.core.models import Location
 from dues.core.money import percent_of
 from dues.core.outbox import Event, events_emit_bulk
 from dues.dunning.declines import decline_classify
-from dues.dunning.limits import earliest_allowed
 from dues.dunning.models import (
     CaseStatus,
     DunningCase,
@@ -152,9 +151,7 @@ def cases_open(ctx: _Context, organization_id: int | None) -> int:
     """A case for every open invoice whose last charge failed, or that fell due with no
     payment method to charge."""
     has_case = DunningCase.objects.filter(invoice_id=OuterRef("pk"))
-    has_method = PaymentMethod.objects.filter(
-        payer_id=OuterRef("payer_id"), is_default=True, status=PaymentMethod.Status.ACTIVE
-    )
+    has_method = PaymentMethod.objects.usable_defaults().filter(payer_id=OuterRef("payer_id"))
     qs = (
         Invoice.objects.filter(status=InvoiceStatus.OPEN, amount_due__gt=0)
         .filter(Q(attempt_count__gt=0) | ~Exists(has_method))
@@ -237,9 +234,8 @@ def _open_chunk(ctx: _Context, rows: Sequence[tuple[Any, ...]]) -> int:
 def _replan(ctx: _Context, case: DunningCase) -> None:
     """Set the case's next retry from its last failure (the case row is saved by the caller)."""
     method = (
-        PaymentMethod.objects.filter(
-            payer_id=case.payer_id, is_default=True, status=PaymentMethod.Status.ACTIVE
-        )
+        PaymentMethod.objects.usable_defaults()
+        .filter(payer_id=case.payer_id)
         .values_list("id", "brand", "updated_at")
         .first()
     )
@@ -257,49 +253,39 @@ def _replan(ctx: _Context, case: DunningCase) -> None:
     # A renewed card (account updater, same method) counts as a different card.
     same_card = method[0] == case.last_payment_method_id and method[2] <= case.last_attempt_at
     decline = decline_classify(case.last_decline_code, case.last_advice_code)
-    inputs = RetryInputs(
-        first_failed_at=case.first_failed_at,
-        last_attempt_at=case.last_attempt_at,
-        attempts=case.attempts,
-        decline=decline,
-        network=method[1] or "other",
-        card_attempts=card_attempts,
-        same_card_as_last=same_card,
-        tz=tz,
-        paydays=paydays,
-        seed=case.pk * 100 + case.attempts,
-    )
-    if not same_card:
-        # A different card than the one that failed: the decline said nothing about it.
-        case.next_retry_at = earliest_allowed(
-            network=inputs.network,
-            card_attempts=card_attempts,
-            last_invoice_attempt=None,
-            last_was_processing_error=False,
-            not_before=ctx.now,
-        )
-        case.waiting_for_card = False
-        case.retry_note = "new card on file: retry at once"
-        return
     policy = case.policy
     plan = retry_plan(
-        inputs,
+        RetryInputs(
+            first_failed_at=case.first_failed_at,
+            last_attempt_at=case.last_attempt_at,
+            attempts=case.attempts,
+            decline=decline,
+            network=method[1] or "other",
+            card_attempts=card_attempts,
+            same_card_as_last=same_card,
+            tz=tz,
+            paydays=paydays,
+            seed=case.pk * 100 + case.attempts,
+        ),
         PolicyView(policy.retry_mode, policy.retry_days, policy.max_attempts, policy.max_days),
         now=ctx.now,
         model=ctx.model(case.organization_id),
     )
     case.next_retry_at = plan.at
-    case.waiting_for_card = plan.at is None and not decline.retryable
+    case.waiting_for_card = plan.at is None and same_card and not decline.retryable
     case.retry_note = plan.note[:200]
 
 
 def cases_card_updated(ctx: _Context, organization_id: int | None) -> int:
     """A new default card, or one the account updater renewed since the last attempt,
     retries the open invoices at once."""
-    changed = PaymentMethod.objects.filter(
-        payer_id=OuterRef("payer_id"), is_default=True, status=PaymentMethod.Status.ACTIVE
-    ).filter(
-        ~Q(pk=OuterRef("last_payment_method_id")) | Q(updated_at__gt=OuterRef("last_attempt_at"))
+    changed = (
+        PaymentMethod.objects.usable_defaults()
+        .filter(payer_id=OuterRef("payer_id"))
+        .filter(
+            ~Q(pk=OuterRef("last_payment_method_id"))
+            | Q(updated_at__gt=OuterRef("last_attempt_at"))
+        )
     )
     qs = DunningCase.objects.filter(status=CaseStatus.OPEN).filter(Exists(changed))
     qs = qs.filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__gt=ctx.now))
@@ -371,30 +357,36 @@ def _retries_claim(ctx: _Context, organization_id: int | None) -> list[tuple[int
 
 def cases_after_attempts(ctx: _Context, case_ids: Sequence[int]) -> None:
     """Bring cases up to date with their invoices' latest attempts and plan the next."""
-    for case in DunningCase.objects.filter(pk__in=case_ids, status=CaseStatus.OPEN).select_related(
-        "invoice", "policy"
-    ):
-        latest = (
-            PaymentAttempt.objects.filter(invoice_id=case.invoice_id)
-            .order_by("-attempt_number")
-            .values_list(
-                "status",
-                "created_at",
-                "decline_code",
-                "advice_code",
-                "payment_method_id",
-                "attempt_number",
-            )
-            .first()
+    cases = list(
+        DunningCase.objects.filter(pk__in=case_ids, status=CaseStatus.OPEN).select_related(
+            "invoice", "policy"
         )
+    )
+    latest: dict[int, tuple[Any, ...]] = {}
+    for row in (
+        PaymentAttempt.objects.filter(invoice_id__in=[c.invoice_id for c in cases])
+        .order_by("attempt_number")
+        .values_list(
+            "invoice_id",
+            "status",
+            "created_at",
+            "decline_code",
+            "advice_code",
+            "payment_method_id",
+            "attempt_number",
+        )
+    ):
+        latest[row[0]] = row[1:]  # ascending, so the last row per invoice stays
+    for case in cases:
+        last = latest.get(case.invoice_id)
         with transaction.atomic():
-            if latest is None or latest[5] <= case.attempts:
+            if last is None or last[5] <= case.attempts:
                 # Nothing was sent (no card on file, or an attempt still in flight).
-                if latest is None or latest[0] != AttemptStatus.PENDING:
+                if last is None or last[0] != AttemptStatus.PENDING:
                     _replan(ctx, case)
                     case.save(update_fields=["next_retry_at", "waiting_for_card", "retry_note"])
                 continue
-            status, at, code, advice, method_id, number = latest
+            status, at, code, advice, method_id, number = last
             case.attempts = number
             case.last_attempt_at = at
             case.last_payment_method_id = method_id

@@ -34,9 +34,7 @@ def attempt_key(invoice_id: int, number: int) -> str:
 
 
 def collectable_invoices(organization_id: int | None = None):  # type: ignore[no-untyped-def]
-    default_method = PaymentMethod.objects.filter(
-        payer_id=OuterRef("payer_id"), is_default=True, status=PaymentMethod.Status.ACTIVE
-    )
+    default_method = PaymentMethod.objects.usable_defaults().filter(payer_id=OuterRef("payer_id"))
     qs = Invoice.objects.filter(
         status=InvoiceStatus.OPEN, amount_due__gt=0, attempt_count=0
     ).filter(Exists(default_method))
@@ -161,11 +159,9 @@ def attempts_open(
             return []
         methods = {
             payer: (pk, token, kind)
-            for payer, pk, token, kind in PaymentMethod.objects.filter(
-                payer_id__in={row[1] for row in invoices},
-                is_default=True,
-                status=PaymentMethod.Status.ACTIVE,
-            ).values_list("payer_id", "id", "token", "kind")
+            for payer, pk, token, kind in PaymentMethod.objects.usable_defaults()
+            .filter(payer_id__in={row[1] for row in invoices})
+            .values_list("payer_id", "id", "token", "kind")
         }
         now = clock.now()
         opened = [

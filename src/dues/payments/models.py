@@ -10,6 +10,12 @@ from dues.core.models import OrgOwned, OrgScoped
 from dues.members.models import Member
 
 
+class PaymentMethodQuerySet(models.QuerySet["PaymentMethod"]):
+    def usable_defaults(self) -> PaymentMethodQuerySet:
+        """Each payer's default method that is still attached: the one we charge."""
+        return self.filter(is_default=True, status=PaymentMethod.Status.ACTIVE)
+
+
 class PaymentMethod(OrgOwned):
     class Kind(models.TextChoices):
         CARD = "card", "Card"
@@ -33,6 +39,8 @@ class PaymentMethod(OrgOwned):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+
+    objects = PaymentMethodQuerySet.as_manager()
 
     class Meta:
         constraints = [

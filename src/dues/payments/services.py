@@ -55,9 +55,7 @@ def payment_method_add(
             raise PaymentError({"exp_year": "expiry year must be a four-digit year"})
     now = clock.now()
     with transaction.atomic():
-        has_default = PaymentMethod.objects.filter(
-            payer=payer, is_default=True, status=PaymentMethod.Status.ACTIVE
-        )
+        has_default = PaymentMethod.objects.usable_defaults().filter(payer=payer)
         if make_default:
             has_default.update(is_default=False)
         method = PaymentMethod.objects.create(
