@@ -35,6 +35,36 @@ def gateway():
 
 
 @pytest.fixture
+def smtp(settings):
+    """A real SMTP server, and Django's SMTP backend pointed at it."""
+    from tests.smtp import smtp_server
+
+    with smtp_server() as (inbox, port):
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = port
+        settings.EMAIL_USE_TLS = False
+        yield inbox
+
+
+@pytest.fixture
+def sms_file(settings, tmp_path):
+    """The file SMS backend, writing to a fresh file; returns a reader of what it sent."""
+    import json
+
+    path = tmp_path / "sms.jsonl"
+    settings.DUES_SMS_BACKEND = "dues.notify.sms.FileSmsBackend"
+    settings.DUES_SMS_FILE = path
+
+    def sent() -> list[dict[str, str]]:
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+    return sent
+
+
+@pytest.fixture
 def is_postgres():
     from django.db import connection
 

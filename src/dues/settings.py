@@ -6,6 +6,12 @@ or as a PostgreSQL-backed hosted service:
 - ``DUES_DATABASE_URL``: any dj-database-url URL; default is ``var/dues.sqlite3`` (WAL).
 - ``DUES_SECRET_KEY``, ``DUES_DEBUG``, ``DUES_ALLOWED_HOSTS``.
 - ``DUES_GATEWAY``: dotted path of the default payment gateway (sandbox by default).
+- ``DUES_PUBLIC_URL``: where members reach this server (links in messages).
+- ``DUES_EMAIL_HOST``, ``DUES_EMAIL_PORT``, ``DUES_EMAIL_USER``, ``DUES_EMAIL_PASSWORD``,
+  ``DUES_EMAIL_TLS``: the SMTP server for email; without a host, email is printed instead.
+- ``DUES_EMAIL_FROM``: the sender of members' email.
+- ``DUES_SMS_BACKEND``: dotted path of the SMS backend (console by default; the file
+  backend writes one JSON line per SMS to ``DUES_SMS_FILE``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ INSTALLED_APPS = [
     "dues.payments",
     "dues.ledger",
     "dues.dunning",
+    "dues.notify",
+    "dues.crm",
+    "dues.portal",
     "dues.api",
     "dues.ops",
 ]
@@ -138,9 +147,30 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Gym memberships, billing and payments. Money is in the currency's minor unit.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "TimelineKindEnum": ["message", "payment_attempt", "restriction", "dunning_case"],
+        "PaymentMethodKindEnum": "dues.payments.models.PaymentMethod.Kind",
+    },
 }
 
 DUES_GATEWAY = os.environ.get("DUES_GATEWAY", "dues.payments.gateways.sandbox.SandboxGateway")
+DUES_PUBLIC_URL = os.environ.get("DUES_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+EMAIL_HOST = os.environ.get("DUES_EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(os.environ.get("DUES_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("DUES_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DUES_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("DUES_EMAIL_TLS", "0") == "1"
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = os.environ.get("DUES_EMAIL_FROM", "Dues <no-reply@localhost>")
+DUES_SMS_BACKEND = os.environ.get("DUES_SMS_BACKEND", "dues.notify.sms.ConsoleSmsBackend")
+DUES_SMS_FILE = Path(os.environ.get("DUES_SMS_FILE", VAR_DIR / "sms.jsonl"))
+
 DUES_BILLING_BATCH_SIZE = int(os.environ.get("DUES_BILLING_BATCH_SIZE", "500"))
 
 LOGGING = {

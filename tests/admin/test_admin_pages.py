@@ -7,7 +7,7 @@ every changelist, search and change page renders at least one real row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -33,9 +33,22 @@ from dues.billing.models import (
 )
 from dues.catalog.models import AddOn, Coupon, Plan, TaxRate
 from dues.core.models import Location, Organization, OutboxDelivery, OutboxEvent, Sequence
-from dues.dunning.models import DunningCase, DunningPolicy, Payday, ReminderStep
+from dues.dunning.models import (
+    DunningCase,
+    DunningPolicy,
+    Experiment,
+    ExperimentVariant,
+    Instalment,
+    Payday,
+    PaymentPlan,
+    PreDunningDay,
+    PreNotice,
+    ReminderStep,
+    RiskScore,
+)
 from dues.ledger.models import Account, JournalEntry, JournalLine
 from dues.members.models import EmergencyContact, Member, MemberNote, MemberStatusChange
+from dues.notify.models import Message
 from dues.payments.models import Payment, PaymentAttempt, PaymentMethod, Refund, SandboxCharge
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -64,8 +77,22 @@ READ_ONLY = [
     JournalLine,
     IdempotentRequest,
     DunningCase,
+    Instalment,
+    RiskScore,
+    PreNotice,
+    PreDunningDay,
+    ExperimentVariant,
 ]
-NO_DELETE = [*READ_ONLY, Invoice, Account, ApiKey, Restriction]
+NO_DELETE = [
+    *READ_ONLY,
+    Invoice,
+    Account,
+    ApiKey,
+    Restriction,
+    Message,
+    PaymentPlan,
+    Experiment,
+]
 
 
 def url(model: type[models.Model], view: str, *args: Any) -> str:
@@ -383,6 +410,46 @@ def world(db: None) -> World:
         reason="Invoice INV-1 unpaid for 7 days",
         starts_at=now,
     )
+    payment_plan = PaymentPlan.objects.create(
+        organization=org, payer=payer, currency="SEK", total=44900, created_at=now
+    )
+    Instalment.objects.create(
+        organization=org, plan=payment_plan, number=1, due_on=today, amount=44900
+    )
+    RiskScore.objects.create(
+        organization=org,
+        payer=payer,
+        score_bp=4200,
+        reasons=["several charges declined in the last year"],
+        charge_on=today,
+        computed_at=now,
+    )
+    PreNotice.objects.create(
+        organization=org, payer=payer, kind="card_expiring", key="card 1 30d", created_at=now
+    )
+    PreDunningDay.objects.create(organization=org, ran_on=today)
+    experiment = Experiment.objects.create(
+        organization=org, policy=policy, name="Direct text", started_at=now
+    )
+    for key, style in (("control", "standard"), ("direct", "direct")):
+        ExperimentVariant.objects.create(
+            organization=org, experiment=experiment, key=key, reminder_style=style
+        )
+    DunningCase.objects.filter(organization=org).update(experiment=experiment, variant="direct")
+    for channel, status in (("email", "sent"), ("call", "open")):
+        Message.objects.create(
+            organization=org,
+            member=payer,
+            channel=channel,
+            template="dunning/reminder_firm",
+            language="sv",
+            to="anna@example.se" if channel == "email" else "+46701234567",
+            subject="Påminnelse: faktura INV-1 är förfallen",
+            body="Hej Anna!",
+            status=status,
+            invoice_id=invoice.pk,
+            created_at=now,
+        )
 
     return World(org, other_org, location, payer, plan, draft, invoice, payment_method, api_key)
 
@@ -850,3 +917,78 @@ def test_member_pickers_are_autocompletes(
     )
     assert response.status_code == 200
     assert [row["text"] for row in response.json()["results"]] == ["Anna Svensson"]
+
+
+@pytest.mark.django_db
+def test_sent_message_is_view_only_and_call_task_closes_with_an_outcome(
+    admin_client: Any, world: World
+) -> None:
+    email = Message.objects.get(channel="email")
+    assert admin_client.post(url(Message, "change", email.pk), {}).status_code == 403
+    call = Message.objects.get(channel="call")
+    blank = admin_client.post(url(Message, "change", call.pk), {"outcome": "  "})
+    assert blank.status_code == 200
+    assert "Say what came of the call." in blank.content.decode()
+    done = admin_client.post(url(Message, "change", call.pk), {"outcome": "Pays on Friday"})
+    assert done.status_code == 302
+    call.refresh_from_db()
+    assert (call.status, call.outcome) == ("done", "Pays on Friday")
+    assert call.done_at is not None
+    assert admin_client.post(url(Message, "change", call.pk), {"outcome": "x"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_payment_plan_agreed_in_the_admin(admin_client: Any, world: World) -> None:
+    case = DunningCase.objects.get()
+    form = {"payer": world.payer.pk, "count": "2", "first_on": "2099-01-31", "every_months": "1"}
+    resp = admin_client.post(url(PaymentPlan, "add"), form)
+    assert resp.status_code == 302, resp.context["adminform"].form.errors
+    plan = PaymentPlan.objects.order_by("-id").first()
+    assert plan is not None
+    assert list(plan.instalments.values_list("due_on", "amount")) == [
+        (date(2099, 1, 31), world.invoice.amount_due - world.invoice.amount_due // 2),
+        (date(2099, 2, 28), world.invoice.amount_due // 2),
+    ]
+    case.refresh_from_db()
+    assert case.status == "on_plan"
+    again = admin_client.post(url(PaymentPlan, "add"), form)
+    assert again.status_code == 200
+    assert "no overdue invoice in dunning" in again.content.decode()
+
+
+@pytest.mark.django_db
+def test_experiment_shows_results_and_refuses_a_second_running_one(
+    admin_client: Any, world: World
+) -> None:
+    experiment = Experiment.objects.get()
+    page = admin_client.get(url(Experiment, "change", experiment.pk)).content.decode()
+    assert "<td>direct</td><td>0</td><td>0</td><td>—</td><td>1</td>" in page
+    form = {
+        "policy": experiment.policy_id,
+        "name": "Second",
+        "variants-TOTAL_FORMS": "2",
+        "variants-INITIAL_FORMS": "0",
+        "variants-MIN_NUM_FORMS": "2",
+        "variants-MAX_NUM_FORMS": "1000",
+        "variants-0-key": "a",
+        "variants-0-weight": "1",
+        "variants-0-reminder_style": "standard",
+        "variants-1-key": "b",
+        "variants-1-weight": "1",
+        "variants-1-reminder_style": "direct",
+    }
+    refused = admin_client.post(url(Experiment, "add"), form)
+    assert "This policy already has a running experiment." in refused.content.decode()
+    admin_client.post(
+        url(Experiment, "changelist"),
+        {"action": "stop", "_selected_action": [experiment.pk]},
+    )
+    experiment.refresh_from_db()
+    assert experiment.stopped_at is not None
+    added = admin_client.post(url(Experiment, "add"), form)
+    assert added.status_code == 302
+    second = Experiment.objects.get(name="Second")
+    assert sorted(second.variants.values_list("key", "organization_id")) == [
+        ("a", world.org.pk),
+        ("b", world.org.pk),
+    ]

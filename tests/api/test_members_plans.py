@@ -219,3 +219,9 @@ def test_plan_of_another_org_is_not_found(api, other_org):
     resp = api.get(f"/api/v1/plans/{theirs.pk}/")
     assert resp.status_code == 404
     assert theirs.name not in resp.content.decode()
+
+
+def test_timeline_is_scoped_to_the_callers_organization(api, other_api, org, clock):
+    member = make_member(org, clock)
+    assert api.get(f"/api/v1/members/{member.pk}/timeline/").json() == []
+    assert other_api.get(f"/api/v1/members/{member.pk}/timeline/").status_code == 404

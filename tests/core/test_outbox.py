@@ -22,9 +22,9 @@ class Boom(Exception):
 def consumers():
     names: list[str] = []
 
-    def register(name, func):
+    def register(name, func, topics=None):
         names.append(name)
-        consumer_register(name, func)
+        consumer_register(name, func, topics=topics)
 
     yield register
     for name in names:
@@ -71,8 +71,8 @@ def test_dispatch_delivers_once_per_consumer_even_when_run_twice(org, clock, con
     events = list(OutboxEvent.objects.order_by("id").values_list("id", flat=True))
     assert len(events) >= 2  # member.created (or similar) and payment_method.added
     seen: dict[str, list[int]] = {"a": [], "b": []}
-    consumers("test-a", lambda e: seen["a"].append(e.pk))
-    consumers("test-b", lambda e: seen["b"].append(e.pk))
+    consumers("test-a", lambda e, _clock: seen["a"].append(e.pk))
+    consumers("test-b", lambda e, _clock: seen["b"].append(e.pk))
     outbox_dispatch(clock=clock)
     outbox_dispatch(clock=clock)
     assert seen["a"] == events
@@ -97,7 +97,7 @@ def test_failing_consumer_is_retried_and_its_writes_roll_back(org, clock, consum
     state = {"fail": True}
     target_calls: list[int] = []
 
-    def flaky(event):
+    def flaky(event, _clock):
         if event.pk == target.pk:
             target_calls.append(event.pk)
         # The consumer's own write, which must vanish with its failure.
@@ -125,3 +125,13 @@ def test_failing_consumer_is_retried_and_its_writes_roll_back(org, clock, consum
     # Failed once, delivered once, never run again after its delivery was recorded.
     assert target_calls == [target.pk, target.pk]
     assert OutboxDelivery.objects.filter(consumer="test-flaky", event=target).count() == 1
+
+
+def test_consumer_sees_only_the_topics_it_asked_for(org, clock, consumers):
+    member = make_member(org, clock)
+    add_card(member, clock)
+    seen: list[str] = []
+    consumers("test-topics", lambda e, _clock: seen.append(e.topic), ["payment_method.added"])
+    outbox_dispatch(clock=clock)
+    assert seen == ["payment_method.added"]
+    assert OutboxDelivery.objects.filter(consumer="test-topics").count() == 1

@@ -19,8 +19,19 @@ from dues.billing.models import (
     Subscription,
 )
 from dues.catalog.models import Interval, Plan, TaxCategory
+from dues.core.channels import Channel
 from dues.core.models import Location
 from dues.core.money import MAX_MINOR_AMOUNT, MoneyError, validate_amount, validate_currency
+from dues.dunning.models import (
+    DunningPolicy,
+    Experiment,
+    ExperimentVariant,
+    FinalAction,
+    LateFeeKind,
+    RetryMode,
+    Tone,
+)
+from dues.dunning.services import POLICY_FIELDS
 from dues.members.models import Member
 from dues.payments.models import Payment, PaymentMethod, Refund
 
@@ -104,6 +115,15 @@ class OrgRelatedField(serializers.PrimaryKeyRelatedField[Any]):
 
 
 # --- members ------------------------------------------------------------------------
+
+
+class TimelineEntrySerializer(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(
+        choices=["message", "payment_attempt", "restriction", "dunning_case"]
+    )
+    summary = serializers.CharField()
+    detail = serializers.DictField()
 
 
 class MemberSerializer(serializers.ModelSerializer[Member]):
@@ -484,3 +504,99 @@ class PaymentMethodCreateSerializer(serializers.Serializer[Any]):
                 }
             )
         return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+# --- dunning policies --------------------------------------------------------------------
+
+
+class ReminderStepSerializer(serializers.Serializer[Any]):
+    day_offset = serializers.IntegerField(min_value=0, max_value=365)
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices), allow_empty=False
+    )
+    tone = serializers.ChoiceField(choices=Tone.choices)
+
+
+class DunningPolicySerializer(serializers.ModelSerializer[DunningPolicy]):
+    steps = ReminderStepSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = DunningPolicy
+        fields = ["id", "plan", *POLICY_FIELDS, "steps", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class DunningPolicyWriteSerializer(serializers.Serializer[Any]):
+    """Every field optional on update; money (``late_fee_amount``) in minor units."""
+
+    plan = serializers.IntegerField(required=False, allow_null=True)
+    name = serializers.CharField(max_length=100, required=False)
+    grace_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    retry_mode = serializers.ChoiceField(choices=RetryMode.choices, required=False)
+    retry_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=365), required=False
+    )
+    max_attempts = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    max_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    final_action = serializers.ChoiceField(choices=FinalAction.choices, required=False)
+    block_bookings_after_days = serializers.IntegerField(
+        min_value=0, max_value=365, required=False, allow_null=True
+    )
+    block_access_after_days = serializers.IntegerField(
+        min_value=0, max_value=365, required=False, allow_null=True
+    )
+    cancel_after_days = serializers.IntegerField(
+        min_value=0, max_value=365, required=False, allow_null=True
+    )
+    late_fee_kind = serializers.ChoiceField(choices=LateFeeKind.choices, required=False)
+    late_fee_amount = serializers.IntegerField(
+        min_value=0, max_value=MAX_MINOR_AMOUNT, required=False
+    )
+    late_fee_currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
+    late_fee_bp = serializers.IntegerField(min_value=0, max_value=10000, required=False)
+    late_fee_after_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    card_expiry_notice_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=90), required=False
+    )
+    renewal_notice_days = serializers.IntegerField(
+        min_value=1, max_value=90, required=False, allow_null=True
+    )
+    risk_notice_bp = serializers.IntegerField(
+        min_value=1, max_value=10000, required=False, allow_null=True
+    )
+    risk_notice_days = serializers.IntegerField(min_value=1, max_value=30, required=False)
+    steps = ReminderStepSerializer(many=True, required=False)
+
+    def validate_late_fee_currency(self, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return validate_currency(value.upper())
+        except MoneyError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class ExperimentVariantSerializer(serializers.ModelSerializer[ExperimentVariant]):
+    class Meta:
+        model = ExperimentVariant
+        fields = ["key", "weight", "retry_mode", "retry_days", "max_attempts", "reminder_style"]
+        read_only_fields = fields
+
+
+class ExperimentSerializer(serializers.ModelSerializer[Experiment]):
+    variants = ExperimentVariantSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Experiment
+        fields = ["id", "policy", "name", "hypothesis", "started_at", "stopped_at", "variants"]
+        read_only_fields = fields
+
+
+class VariantResultSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    decided = serializers.IntegerField(help_text="Cases recovered or ended without payment.")
+    recovered = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="Cases still in dunning or on a plan.")
+    rate = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="95% Wilson interval, lower end.")
+    high = serializers.FloatField(allow_null=True, help_text="95% Wilson interval, upper end.")

@@ -11,4 +11,6 @@ router.register("credit-notes", views.CreditNoteViewSet, basename="credit-note")
 router.register("payments", views.PaymentViewSet, basename="payment")
 router.register("refunds", views.RefundViewSet, basename="refund")
 router.register("payment-methods", views.PaymentMethodViewSet, basename="payment-method")
+router.register("dunning-policies", views.DunningPolicyViewSet, basename="dunning-policy")
+router.register("dunning-experiments", views.ExperimentViewSet, basename="dunning-experiment")
 urlpatterns = router.urls

@@ -29,6 +29,10 @@ from dues.billing.services import (
 )
 from dues.catalog.models import Plan
 from dues.core.clock import SystemClock
+from dues.crm.selectors import member_timeline
+from dues.dunning.experiments import experiment_report
+from dues.dunning.models import DunningPolicy, Experiment
+from dues.dunning.services import policy_delete, policy_save
 from dues.members.models import Member
 from dues.members.services import member_create, member_update
 from dues.payments.gateways.base import gateway_get
@@ -129,6 +133,13 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
     @extend_schema(request=s.MemberUpdateSerializer, responses={200: s.MemberSerializer})
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=True)
+
+    @extend_schema(responses={200: s.TimelineEntrySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, pk: str | None = None) -> Response:
+        """Every message, payment attempt, restriction and dunning case, newest first."""
+        entries = member_timeline(self.get_object())
+        return Response(s.TimelineEntrySerializer(entries, many=True).data)
 
 
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
@@ -316,3 +327,70 @@ class PaymentMethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         if method.status != PaymentMethod.Status.DETACHED:
             payment_method_detach(method=method, clock=SystemClock())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DunningPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """The organization's dunning policy (``plan`` null) and plan overrides."""
+
+    base_queryset = DunningPolicy.objects.prefetch_related("steps")
+    serializer_class = s.DunningPolicySerializer
+
+    def _plan(self, plan_id: int | None) -> Plan | None:
+        if plan_id is None:
+            return None
+        plan = Plan.objects.filter(organization_id=self.organization_id, pk=plan_id).first()
+        if plan is None:
+            raise serializers.ValidationError({"plan": f"no plan {plan_id}"})
+        return plan
+
+    def _save(self, request: Request, policy: DunningPolicy | None, code: int) -> Response:
+        data = _validated(s.DunningPolicyWriteSerializer, request, self)
+        steps = data.pop("steps", None)
+        plan_id = data.pop("plan", None)
+        if policy is not None and plan_id not in (None, policy.plan_id):
+            raise serializers.ValidationError({"plan": "a policy cannot move to another plan"})
+        saved = policy_save(
+            organization_id=self.organization_id,
+            clock=SystemClock(),
+            policy=policy,
+            plan=self._plan(plan_id) if policy is None else None,
+            fields=data,
+            steps=[dict(step) for step in steps] if steps is not None else None,
+        )
+        return self.respond(s.DunningPolicySerializer, saved, code)
+
+    @extend_schema(
+        request=s.DunningPolicyWriteSerializer, responses={201: s.DunningPolicySerializer}
+    )
+    def create(self, request: Request) -> Response:
+        return self._save(request, None, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.DunningPolicyWriteSerializer, responses={200: s.DunningPolicySerializer}
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self._save(request, self.get_object(), status.HTTP_200_OK)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        """A plan's override can go (the plan falls back to the default); the default stays."""
+        policy = self.get_object()
+        if policy.plan_id is None:
+            raise serializers.ValidationError(
+                {"plan": "the organization's default policy cannot be deleted; change it instead"}
+            )
+        policy_delete(policy=policy)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """Dunning experiments and their results."""
+
+    base_queryset = Experiment.objects.prefetch_related("variants")
+    serializer_class = s.ExperimentSerializer
+
+    @extend_schema(responses={200: s.VariantResultSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, pk: str | None = None) -> Response:
+        """Recovery per variant with 95% intervals."""
+        rows = experiment_report(self.get_object())
+        return Response(s.VariantResultSerializer(rows, many=True).data)

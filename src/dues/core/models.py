@@ -117,7 +117,11 @@ class OutboxEvent(OrgScoped):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["aggregate_type", "aggregate_id"])]
+        indexes = [
+            models.Index(fields=["aggregate_type", "aggregate_id"]),
+            # consumers read the topics they want in id order
+            models.Index(fields=["topic", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.topic} {self.aggregate_type}:{self.aggregate_id}"

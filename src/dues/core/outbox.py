@@ -20,8 +20,9 @@ from dues.core.db import require_transaction
 from dues.core.models import Organization, OutboxDelivery, OutboxEvent
 from dues.core.rows import rows_insert
 
-Consumer = Callable[[OutboxEvent], None]
-_consumers: dict[str, Consumer] = {}
+Consumer = Callable[[OutboxEvent, Clock], None]
+# name -> (function, the topics it wants; None for every topic)
+_consumers: dict[str, tuple[Consumer, tuple[str, ...] | None]] = {}
 
 
 class Event(NamedTuple):
@@ -77,8 +78,8 @@ def events_emit_bulk(events: Iterable[Event]) -> None:
     rows_insert(OutboxEvent, Event._fields, list(events))
 
 
-def consumer_register(name: str, func: Consumer) -> None:
-    _consumers[name] = func
+def consumer_register(name: str, func: Consumer, *, topics: Iterable[str] | None = None) -> None:
+    _consumers[name] = (func, tuple(topics) if topics is not None else None)
 
 
 def consumer_unregister(name: str) -> None:
@@ -88,14 +89,15 @@ def consumer_unregister(name: str) -> None:
 def outbox_dispatch(*, clock: Clock, limit: int = 1000) -> int:
     """Deliver undelivered events to every registered consumer; returns deliveries made."""
     delivered = 0
-    for name, func in list(_consumers.items()):
-        pending = (
-            OutboxEvent.objects.exclude(deliveries__consumer=name).order_by("id")[:limit].iterator()
-        )
+    for name, (func, topics) in list(_consumers.items()):
+        events = OutboxEvent.objects.all()
+        if topics is not None:
+            events = events.filter(topic__in=topics)
+        pending = events.exclude(deliveries__consumer=name).order_by("id")[:limit].iterator()
         for event in pending:
             try:
                 with transaction.atomic():
-                    func(event)
+                    func(event, clock)
                     OutboxDelivery.objects.create(
                         event=event, consumer=name, delivered_at=clock.now()
                     )

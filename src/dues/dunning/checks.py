@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dues.dunning.models import Channel, LateFeeKind, RetryMode
+from dues.core.channels import Channel
+from dues.dunning.models import LateFeeKind, RetryMode
 
 
 def policy_problems(fields: dict[str, Any]) -> dict[str, str]:

@@ -28,6 +28,10 @@ class LateFeeKind(models.TextChoices):
     PERCENT = "percent", "Percent of the overdue invoice"
 
 
+def list_30_7() -> list[int]:
+    return [30, 7]
+
+
 class DunningPolicy(OrgOwned):
     """An organization's dunning policy (``plan`` empty), or a plan's override of it.
 
@@ -73,6 +77,20 @@ class DunningPolicy(OrgOwned):
         default=0, help_text="Percent fee in basis points (500 = 5%)."
     )
     late_fee_after_days = models.PositiveSmallIntegerField(default=10)
+    card_expiry_notice_days = models.JSONField(
+        default=list_30_7, blank=True, help_text="Days before a card expires to tell the member."
+    )
+    renewal_notice_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=30, help_text="Days before a yearly renewal; empty = no."
+    )
+    risk_notice_bp = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=3000,
+        help_text="Members whose next charge fails with at least this chance (3000 = 30%) "
+        "get a heads-up before it; empty = no.",
+    )
+    risk_notice_days = models.PositiveSmallIntegerField(default=3)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -100,13 +118,6 @@ class Tone(models.TextChoices):
     FRIENDLY = "friendly", "Friendly"
     FIRM = "firm", "Firm"
     FINAL = "final", "Final notice"
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
-    IN_APP = "in_app", "In-app"
-    CALL = "call", "Call task for staff"
 
 
 class ReminderStep(OrgOwned):
@@ -145,6 +156,7 @@ class CaseStatus(models.TextChoices):
     CANCELLED = "cancelled", "Membership cancelled"
     UNCOLLECTIBLE = "uncollectible", "Written off"
     COLLECTIONS = "collections", "With collections"
+    ON_PLAN = "on_plan", "On a payment plan"
 
 
 class DunningCase(OrgOwned):
@@ -177,7 +189,16 @@ class DunningCase(OrgOwned):
         Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    collections_exported_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the account was first sent to the agency."
+    )
+    experiment = models.ForeignKey(
+        "Experiment", on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+    )
     variant = models.CharField(max_length=40, blank=True, help_text="Experiment variant.")
+    payment_plan = models.ForeignKey(
+        "PaymentPlan", on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -192,3 +213,170 @@ class DunningCase(OrgOwned):
 
     def __str__(self) -> str:
         return f"Dunning {self.invoice} ({self.get_status_display()})"
+
+
+class PlanStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    BROKEN = "broken", "Broken (an instalment failed)"
+    CANCELLED = "cancelled", "Cancelled by staff"
+
+
+class PaymentPlan(OrgOwned):
+    """An overdue balance split into instalments. While it is active its cases are not
+    retried, reminded or restricted; each instalment is charged on its own date against the
+    oldest of the plan's invoices first."""
+
+    payer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="payment_plans")
+    currency = models.CharField(max_length=3)
+    total = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Payment plan {self.pk} ({self.status})"
+
+
+class InstalmentStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+
+
+class Instalment(OrgOwned):
+    plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="instalments")
+    number = models.PositiveSmallIntegerField()
+    due_on = models.DateField(help_text="Charged on this day, in the location's calendar.")
+    amount = models.BigIntegerField()
+    amount_paid = models.BigIntegerField(default=0)
+    status = models.CharField(
+        max_length=10, choices=InstalmentStatus.choices, default=InstalmentStatus.SCHEDULED
+    )
+    tries = models.PositiveSmallIntegerField(default=0)
+    next_try_on = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    last_decline_code = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["plan", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="instalment_number_once"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="instalment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Instalment {self.number} of plan {self.plan_id}"
+
+
+class PreNoticeKind(models.TextChoices):
+    CARD_EXPIRING = "card_expiring", "Card expiring"
+    RENEWAL = "renewal", "Yearly renewal coming"
+    RISKY_CHARGE = "risky_charge", "Charge coming, likely to fail"
+
+
+class PreNotice(OrgOwned):
+    """A notice sent before anything failed; the unique key makes each one go out once."""
+
+    payer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=14, choices=PreNoticeKind.choices)
+    key = models.CharField(max_length=80, help_text="What it was about, e.g. card 12, 30 days.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "kind", "key"], name="pre_notice_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}"
+
+
+class RiskScore(OrgOwned):
+    """A payer's chance that the next charge fails, refreshed before each charge."""
+
+    payer = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="risk_score")
+    score_bp = models.PositiveIntegerField(help_text="Chance of failure, in basis points.")
+    reasons = models.JSONField(default=list, blank=True)
+    charge_on = models.DateField(help_text="The charge the score is for.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-score_bp"]
+        indexes = [models.Index(fields=["organization", "score_bp"])]
+
+    def __str__(self) -> str:
+        return f"{self.payer_id}: {self.score_bp / 100:.1f}%"
+
+
+class PreDunningDay(OrgOwned):
+    """The last local day pre-dunning ran for an organization: it runs once a day."""
+
+    ran_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="pre_dunning_day_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.ran_on}"
+
+
+class ReminderStyle(models.TextChoices):
+    STANDARD = "standard", "Standard: explains what happened and what comes next"
+    DIRECT = "direct", "Direct: short, one call to action"
+
+
+class Experiment(OrgOwned):
+    """A test of a policy: each payer whose invoice enters dunning under the policy while
+    the experiment runs is assigned a variant (stably, by a hash of the payer), and the
+    variant's schedule or reminder text replaces the policy's for that case."""
+
+    policy = models.ForeignKey(DunningPolicy, on_delete=models.PROTECT, related_name="experiments")
+    name = models.CharField(max_length=100)
+    hypothesis = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=models.Q(stopped_at__isnull=True),
+                name="experiment_one_running_per_policy",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExperimentVariant(OrgOwned):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.SlugField(max_length=40, help_text="e.g. control, smart, direct-text")
+    weight = models.PositiveSmallIntegerField(default=1, help_text="Share of payers, relative.")
+    retry_mode = models.CharField(
+        max_length=6, choices=RetryMode.choices, blank=True, help_text="Empty: the policy's."
+    )
+    retry_days = models.JSONField(null=True, blank=True, help_text="Empty: the policy's.")
+    max_attempts = models.PositiveSmallIntegerField(null=True, blank=True)
+    reminder_style = models.CharField(
+        max_length=8, choices=ReminderStyle.choices, default=ReminderStyle.STANDARD
+    )
+
+    class Meta:
+        ordering = ["experiment", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="variant_key_once"),
+            models.CheckConstraint(condition=models.Q(weight__gte=1), name="variant_weight_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}/{self.key}"

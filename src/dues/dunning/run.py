@@ -35,6 +35,12 @@ from dues.core.models import Location
 from dues.core.money import percent_of
 from dues.core.outbox import Event, events_emit_bulk
 from dues.dunning.declines import decline_classify
+from dues.dunning.experiments import (
+    policy_view,
+    reminder_style,
+    running_experiment,
+    variant_assign,
+)
 from dues.dunning.models import (
     CaseStatus,
     DunningCase,
@@ -44,7 +50,8 @@ from dues.dunning.models import (
     Payday,
 )
 from dues.dunning.paydays import paydays_for_country
-from dues.dunning.planner import PolicyView, RetryInputs, retry_plan
+from dues.dunning.planner import RetryInputs, retry_plan
+from dues.dunning.plans import instalments_charge
 from dues.dunning.services import policy_for
 from dues.dunning.smart import Outcome, RecoveryModel
 from dues.payments.collect import invoices_retry
@@ -65,6 +72,11 @@ def dunning_run(
         "cards_updated": cases_card_updated(ctx, organization_id),
     }
     retried = retries_send(ctx, gateway, organization_id)
+    plans, reopened = instalments_charge(
+        clock=ctx.clock, gateway=gateway, organization_id=organization_id
+    )
+    cases_after_attempts(ctx, reopened)  # a broken plan's cases resume with fresh retries
+    counts |= plans
     counts["cases_settled"] = cases_settle(ctx, organization_id)
     counts |= {f"retries_{k}": v for k, v in retried.items()}
     counts |= cases_escalate(ctx, organization_id)
@@ -170,6 +182,13 @@ def cases_open(ctx: _Context, organization_id: int | None) -> int:
     return opened
 
 
+def _experiment_fields(policy: DunningPolicy, payer_id: int) -> dict[str, Any]:
+    experiment = running_experiment(policy)
+    if experiment is None:
+        return {}
+    return {"experiment": experiment, "variant": variant_assign(experiment, payer_id).key}
+
+
 def _open_chunk(ctx: _Context, rows: Sequence[tuple[Any, ...]]) -> int:
     ids = [r[0] for r in rows]
     attempts: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -217,6 +236,7 @@ def _open_chunk(ctx: _Context, rows: Sequence[tuple[Any, ...]]) -> int:
                     "last_advice_code": last[4] if last else "",
                     "last_payment_method_id": last[5] if last else None,
                     "attempts": len(tried),
+                    **_experiment_fields(policy, payer_id),
                 },
             )
             if not created:
@@ -253,7 +273,6 @@ def _replan(ctx: _Context, case: DunningCase) -> None:
     # A renewed card (account updater, same method) counts as a different card.
     same_card = method[0] == case.last_payment_method_id and method[2] <= case.last_attempt_at
     decline = decline_classify(case.last_decline_code, case.last_advice_code)
-    policy = case.policy
     plan = retry_plan(
         RetryInputs(
             first_failed_at=case.first_failed_at,
@@ -267,7 +286,7 @@ def _replan(ctx: _Context, case: DunningCase) -> None:
             paydays=paydays,
             seed=case.pk * 100 + case.attempts,
         ),
-        PolicyView(policy.retry_mode, policy.retry_days, policy.max_attempts, policy.max_days),
+        policy_view(case),
         now=ctx.now,
         model=ctx.model(case.organization_id),
     )
@@ -394,6 +413,8 @@ def cases_after_attempts(ctx: _Context, case_ids: Sequence[int]) -> None:
                 case.last_decline_code = code
                 case.last_advice_code = advice
                 _replan(ctx, case)
+            elif status == AttemptStatus.SUCCEEDED and case.invoice.amount_due > 0:
+                _replan(ctx, case)  # a part was paid (an instalment): the rest is still due
             else:
                 case.next_retry_at = None  # paid (settled below) or in flight
             case.save()
@@ -477,7 +498,7 @@ def _escalate(ctx: _Context, case: DunningCase, today: date) -> dict[str, int]:
     if len(due_steps) > case.reminders_sent:
         if not case.is_fee:
             step = due_steps[-1]  # only the latest: a late run does not send a burst
-            payload = _reminder_payload(case, step.tone, step.channels, step.day_offset, final_on)
+            payload = _reminder_payload(case, step.tone, step.channels, days, final_on)
             events_emit_bulk([_event(case, "dunning.reminder", ctx.now, payload)])
             done["reminders"] = 1
         case.reminders_sent = len(due_steps)
@@ -503,20 +524,25 @@ def _escalate(ctx: _Context, case: DunningCase, today: date) -> dict[str, int]:
     return done
 
 
-def _restriction_level(policy: DunningPolicy, days: int) -> int:
-    level = 0
-    for n, threshold in enumerate(
-        (
-            policy.block_bookings_after_days,
-            policy.block_access_after_days,
-            policy.cancel_after_days,
-        ),
-        start=1,
+RESTRICTION_STEPS = ("block_bookings", "block_access", "cancel")
+
+
+def _restriction_days(policy: DunningPolicy) -> list[int]:
+    """The day each restriction level starts, in order; a level left unset ends the list."""
+    out = []
+    for threshold in (
+        policy.block_bookings_after_days,
+        policy.block_access_after_days,
+        policy.cancel_after_days,
     ):
-        if threshold is None or days < max(policy.grace_days, threshold):
+        if threshold is None:
             break
-        level = n
-    return level
+        out.append(max(policy.grace_days, threshold))
+    return out
+
+
+def _restriction_level(policy: DunningPolicy, days: int) -> int:
+    return sum(1 for start in _restriction_days(policy) if days >= start)
 
 
 def _memberships(case: DunningCase) -> list[Subscription]:
@@ -592,13 +618,23 @@ def _final(ctx: _Context, case: DunningCase, action: str) -> None:
 
 
 def _reminder_payload(
-    case: DunningCase, tone: str, channels: list[str], day: int, final_on: date
+    case: DunningCase, tone: str, channels: list[str], days: int, final_on: date
 ) -> dict[str, Any]:
+    """What a reminder says: the facts, and what happens next and when."""
     invoice = case.invoice
+    policy = case.policy
+    upcoming = [
+        (RESTRICTION_STEPS[level], case.first_failed_on + timedelta(days=start))
+        for level, start in enumerate(_restriction_days(policy))
+        if start > days and start < policy.max_days
+    ]
     return {
         "tone": tone,
+        "style": reminder_style(case),
         "channels": channels,
-        "step_day": day,
+        "days_overdue": days,
+        "next_restriction": upcoming[0][0] if upcoming else None,
+        "next_restriction_on": str(upcoming[0][1]) if upcoming else None,
         "invoice_number": invoice.number,
         "amount_due": invoice.amount_due,
         "currency": invoice.currency,

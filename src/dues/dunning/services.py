@@ -1,11 +1,18 @@
-"""Dunning policies: the organization's default (created on first need) and plan overrides."""
+"""Dunning policies: the organization's default (created on first need) and plan overrides,
+and changing them (admin and API)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from dues.catalog.models import Plan
+from dues.core.channels import Channel
 from dues.core.clock import Clock
-from dues.dunning.models import Channel, DunningPolicy, ReminderStep, Tone
+from dues.dunning.checks import channels_problem, policy_problems
+from dues.dunning.models import DunningPolicy, ReminderStep, Tone
 
 DEFAULT_STEPS = [
     (0, [Channel.EMAIL, Channel.IN_APP], Tone.FRIENDLY),
@@ -53,3 +60,96 @@ def policy_for(*, organization_id: int, plan_id: int | None, clock: Clock) -> Du
         if override:
             return override
     return policy_default(organization_id=organization_id, clock=clock)
+
+
+POLICY_FIELDS = (
+    "name",
+    "grace_days",
+    "retry_mode",
+    "retry_days",
+    "max_attempts",
+    "max_days",
+    "final_action",
+    "block_bookings_after_days",
+    "block_access_after_days",
+    "cancel_after_days",
+    "late_fee_kind",
+    "late_fee_amount",
+    "late_fee_currency",
+    "late_fee_bp",
+    "late_fee_after_days",
+    "card_expiry_notice_days",
+    "renewal_notice_days",
+    "risk_notice_bp",
+    "risk_notice_days",
+)
+
+
+def policy_save(
+    *,
+    organization_id: int,
+    clock: Clock,
+    policy: DunningPolicy | None = None,
+    plan: Plan | None = None,
+    fields: dict[str, Any],
+    steps: list[dict[str, Any]] | None = None,
+) -> DunningPolicy:
+    """Create a policy (the organization's default when ``plan`` is None, else the plan's
+    override) or change one; ``steps``, when given, replace its reminder steps. Checked as a
+    whole (``checks.policy_problems``) before anything is written."""
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({name: "not a policy field" for name in sorted(unknown)})
+    if plan is not None and plan.organization_id != organization_id:
+        raise ValidationError({"plan": "plan belongs to another organization"})
+    now = clock.now()
+    if policy is None:
+        policy = DunningPolicy(
+            organization_id=organization_id, plan=plan, created_at=now, updated_at=now
+        )
+        if DunningPolicy.objects.filter(organization_id=organization_id, plan=plan).exists():
+            which = f"plan {plan.name}" if plan else "the organization"
+            raise ValidationError({"plan": f"{which} already has a dunning policy"})
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    problems = policy_problems({name: getattr(policy, name) for name in POLICY_FIELDS})
+    for i, step in enumerate(steps or []):
+        problem = channels_problem(step.get("channels"))
+        if problem:
+            problems[f"steps[{i}].channels"] = problem
+        if step.get("tone") not in Tone.values:
+            problems[f"steps[{i}].tone"] = f"tone must be one of {', '.join(Tone.values)}"
+        if not isinstance(step.get("day_offset"), int) or step["day_offset"] < 0:
+            problems[f"steps[{i}].day_offset"] = "give whole days after the first failure"
+    if problems:
+        raise ValidationError(problems)
+    policy.updated_at = now
+    with transaction.atomic():
+        policy.full_clean(exclude=["organization", "plan"])
+        policy.save()
+        if steps is not None:
+            policy.steps.all().delete()
+            ReminderStep.objects.bulk_create(
+                ReminderStep(
+                    organization_id=organization_id,
+                    policy=policy,
+                    day_offset=step["day_offset"],
+                    channels=list(step["channels"]),
+                    tone=step["tone"],
+                )
+                for step in sorted(steps, key=lambda s: s["day_offset"])
+            )
+    return policy
+
+
+def policy_delete(*, policy: DunningPolicy) -> None:
+    """Remove a plan's override, which only an unused one can be: cases record the policy
+    they were handled under."""
+    if policy.plan_id is None:
+        raise ValidationError({"plan": "the organization's default policy cannot be deleted"})
+    used = policy.cases.count()
+    if used:
+        raise ValidationError(
+            {"plan": f"{used} dunning case(s) were handled under this policy; change it instead"}
+        )
+    policy.delete()

@@ -1,7 +1,8 @@
-"""Job entry points that span apps: the daily billing run.
+"""Job entry points that span apps: the daily billing run, and delivering what it decided.
 
 ``bill(as_of)`` = calendar advance (trials, freezes, cancellations) → card account updates →
-invoicing → collection → dunning (retries due, reminders, restrictions, final actions).
+invoicing → collection → dunning (retries due, reminders, restrictions, final actions) →
+pre-dunning (card expiry, renewal and risky-charge notices; risk scores), once a day.
 Each step is idempotent, so re-running a day, or resuming after a crash, changes nothing
 that was already done.
 """
@@ -20,7 +21,10 @@ from dues.billing.run import invoice_due
 from dues.billing.services import subscriptions_advance
 from dues.core.clock import Clock
 from dues.core.db import forbid_transaction
+from dues.core.outbox import outbox_dispatch
+from dues.dunning.predunning import pre_dunning_run
 from dues.dunning.run import dunning_run
+from dues.notify.send import messages_send
 from dues.payments.collect import attempts_resolve, collect, totals_settle
 from dues.payments.gateways.base import Gateway, gateway_get
 from dues.payments.updater import payment_methods_refresh
@@ -55,7 +59,16 @@ def bill(
             workers, clock=clock, gateway=gateway, organization_id=organization_id
         )
     dunning = dunning_run(clock=clock, gateway=gateway, organization_id=organization_id)
-    return head | {"invoices": invoices} | collected | dunning
+    notices = pre_dunning_run(clock=clock, organization_id=organization_id)
+    return head | {"invoices": invoices} | collected | dunning | notices
+
+
+def deliver(*, clock: Clock) -> dict[str, int]:
+    """Hand new outbox events to their consumers (reminders become messages), then send
+    the queued email and SMS. Runs after billing, outside its transactions."""
+    return {"events_delivered": outbox_dispatch(clock=clock)} | {
+        f"messages_{k}": v for k, v in messages_send(clock=clock).items()
+    }
 
 
 def _fan_out(workers: int, task: Callable[..., T], **kwargs: object) -> list[T]:

@@ -2,7 +2,8 @@
 
 ``billing_tick`` bills every organization up to the local date of its locations (a
 location's day starts at its own midnight). It is safe to call as often as we like: the
-billing run is idempotent. ``dues run`` calls it every minute in a background thread.
+billing run is idempotent. ``dues run`` calls it every minute in a background thread,
+followed by ``deliver`` (events to consumers, then email and SMS).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date
 
 from dues.core.clock import Clock, local_date
 from dues.core.models import Location
-from dues.ops.jobs import bill
+from dues.ops.jobs import bill, deliver
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class Scheduler(threading.Thread):
                 billing_tick(clock=self.clock)
             except Exception:  # the scheduler must outlive one bad tick
                 log.exception("billing tick failed")
+            try:
+                deliver(clock=self.clock)
+            except Exception:
+                log.exception("delivering events and messages failed")
             self.stopped.wait(self.interval)
 
     def stop(self) -> None:

@@ -10,7 +10,7 @@ Failures are left for dunning, which reads ``payment.failed`` events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -136,9 +136,11 @@ def attempts_open(
     batch_size: int,
     retry: bool = False,
     after: int = 0,
+    amounts: Mapping[int, int] | None = None,
 ) -> list[Attempt]:
     """Claim a batch of invoices with ids above ``after`` and commit one attempt for each
-    (transaction 1)."""
+    (transaction 1), for the amount due or, where ``amounts`` names the invoice, for at
+    most that much (an instalment)."""
     with transaction.atomic():
         qs = (
             collectable_invoices(organization_id)
@@ -164,8 +166,17 @@ def attempts_open(
             .values_list("payer_id", "id", "token", "kind")
         }
         now = clock.now()
+        part = amounts or {}
         opened = [
-            (org_id, inv_id, methods[payer_id], count + 1, attempt_key(inv_id, count + 1), due, cur)
+            (
+                org_id,
+                inv_id,
+                methods[payer_id],
+                count + 1,
+                attempt_key(inv_id, count + 1),
+                min(due, part.get(inv_id, due)),
+                cur,
+            )
             for inv_id, payer_id, due, cur, count, org_id in invoices
             if payer_id in methods
         ]
@@ -217,14 +228,22 @@ def attempts_open(
     ]
 
 
-def invoices_retry(invoice_ids: Sequence[int], *, clock: Clock, gateway: Gateway) -> dict[str, int]:
-    """Charge these open invoices once more (dunning's retries), each with its next key."""
+def invoices_retry(
+    invoice_ids: Sequence[int],
+    *,
+    clock: Clock,
+    gateway: Gateway,
+    amounts: Mapping[int, int] | None = None,
+) -> dict[str, int]:
+    """Charge these open invoices once more (dunning's retries, payment plans' instalments
+    with ``amounts``), each with its next key."""
     attempts = attempts_open(
         clock=clock,
         organization_id=None,
         invoice_ids=invoice_ids,
         batch_size=max(len(invoice_ids), 1),
         retry=True,
+        amounts=amounts,
     )
     if not attempts:
         return {"succeeded": 0, "failed": 0, "unknown": 0}

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class NotifyConfig(AppConfig):
+    name = "dues.notify"
+    label = "notify"
+    verbose_name = "Messages"
+
+    def ready(self) -> None:
+        from dues.core.outbox import consumer_register
+        from dues.notify.reminders import REMINDER_TOPICS, dunning_messages_create
+
+        consumer_register("notify", dunning_messages_create, topics=REMINDER_TOPICS)

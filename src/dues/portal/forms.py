@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class CardForm(forms.Form):
+    """Card details for the sandbox's stand-in of hosted card fields."""
+
+    number = forms.CharField(
+        label=_("Card number"),
+        max_length=23,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "cc-number"}),
+    )
+    exp_month = forms.IntegerField(
+        label=_("Expiry month"),
+        min_value=1,
+        max_value=12,
+        widget=forms.NumberInput(attrs={"autocomplete": "cc-exp-month"}),
+    )
+    exp_year = forms.IntegerField(
+        label=_("Expiry year"),
+        min_value=2000,
+        max_value=2100,
+        widget=forms.NumberInput(attrs={"autocomplete": "cc-exp-year"}),
+    )
+
+    def clean_number(self) -> str:
+        digits = "".join(ch for ch in self.cleaned_data["number"] if ch.isdigit())
+        if not 12 <= len(digits) <= 19:
+            raise forms.ValidationError(_("Enter the card number as printed on the card."))
+        return digits
+
+    def clean(self) -> dict[str, Any]:
+        return super().clean() or {}

@@ -1,0 +1,157 @@
+"""Pages members reach from a signed link, with no login: one invoice to pay, or their
+card to update. Views only read the link, validate the form and call services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from dues.billing.links import LinkExpired, invoice_link_read
+from dues.billing.models import Invoice, InvoiceStatus
+from dues.core.clock import SystemClock
+from dues.members.models import Member
+from dues.notify.render import date_text, message_language, money_text
+from dues.payments.gateways.base import gateway_get
+from dues.payments.gateways.sandbox import SandboxCardError
+from dues.payments.links import card_link_read
+from dues.payments.services import PaymentError
+from dues.portal.forms import CardForm
+from dues.portal.services import (
+    card_add_from_form,
+    invoice_pay_now,
+    saved_card,
+    saved_card_allowed,
+)
+
+CLOCK = SystemClock()
+
+
+def _declined_recently() -> str:
+    return _("This card was declined recently. Please add another card.")
+
+
+def _invalid(request: HttpRequest, expired: bool) -> HttpResponse:
+    return render(
+        request, "portal/link_invalid.html", {"expired": expired}, status=410 if expired else 404
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        org_id, invoice_id = invoice_link_read(token, clock=CLOCK)
+    except LinkExpired:
+        return _invalid(request, expired=True)
+    except signing.BadSignature:
+        return _invalid(request, expired=False)
+    invoice = (
+        Invoice.objects.select_related("payer", "location", "organization")
+        .filter(pk=invoice_id, organization_id=org_id)
+        .first()
+    )
+    if invoice is None or invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
+        raise Http404
+    payer = invoice.payer
+    language = message_language(payer, invoice.location)
+    with translation.override(language):
+        return _invoice_page(request, invoice, payer, language)
+
+
+def _invoice_page(
+    request: HttpRequest, invoice: Invoice, payer: Member, language: str
+) -> HttpResponse:
+    form = CardForm()
+    result: dict[str, Any] = {}
+    card = saved_card(payer)
+    if request.method == "POST" and invoice.status == InvoiceStatus.OPEN:
+        gateway = gateway_get()
+        if request.POST.get("action") == "pay" and card is not None:
+            if saved_card_allowed(card, CLOCK):
+                result = _paid(invoice_pay_now(invoice=invoice, clock=CLOCK, gateway=gateway))
+            else:
+                result = {"error": _declined_recently()}
+        elif request.POST.get("action") == "card":
+            form = CardForm(request.POST)
+            if form.is_valid():
+                try:
+                    card = card_add_from_form(payer=payer, clock=CLOCK, **form.cleaned_data)
+                except (SandboxCardError, PaymentError):
+                    form.add_error("number", _("This card number is not valid."))
+                else:
+                    form = CardForm()
+                    result = _paid(invoice_pay_now(invoice=invoice, clock=CLOCK, gateway=gateway))
+        invoice.refresh_from_db()
+        card = saved_card(payer)
+    usable = card is not None and saved_card_allowed(card, CLOCK)
+    if card is not None and not usable and not result:
+        result = {"error": _declined_recently()}
+    lines = [
+        (line.description, money_text(line.total_amount, invoice.currency, language))
+        for line in invoice.lines.all().order_by("id")
+    ]
+    context = {
+        "invoice": invoice,
+        "gym": invoice.organization.name,
+        "lines": lines,
+        "total": money_text(invoice.total, invoice.currency, language),
+        "amount_due": money_text(invoice.amount_due, invoice.currency, language),
+        "due_date": date_text(invoice.due_date, language) if invoice.due_date else "",
+        "paid": invoice.status == InvoiceStatus.PAID,
+        "card": f"{card.brand.title()} •••• {card.last4}" if usable and card else "",
+        "form": form,
+        **result,
+    }
+    return render(request, "portal/invoice.html", context)
+
+
+def _paid(outcome: Any) -> dict[str, Any]:
+    if outcome.paid:
+        return {"just_paid": True}
+    return {"error": _("The payment was declined. Please try another card.")}
+
+
+@require_http_methods(["GET", "POST"])
+def card_page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        org_id, member_id = card_link_read(token, clock=CLOCK)
+    except LinkExpired:
+        return _invalid(request, expired=True)
+    except signing.BadSignature:
+        return _invalid(request, expired=False)
+    member = (
+        Member.objects.filter(pk=member_id, organization_id=org_id)
+        .select_related("home_location", "organization")
+        .first()
+    )
+    if member is None:
+        raise Http404
+    language = message_language(member, member.home_location)
+    with translation.override(language):
+        form = CardForm()
+        saved = False
+        if request.method == "POST":
+            form = CardForm(request.POST)
+            if form.is_valid():
+                try:
+                    card_add_from_form(payer=member, clock=CLOCK, **form.cleaned_data)
+                except (SandboxCardError, PaymentError):
+                    form.add_error("number", _("This card number is not valid."))
+                else:
+                    form, saved = CardForm(), True
+        card = saved_card(member)
+        return render(
+            request,
+            "portal/card.html",
+            {
+                "gym": member.organization.name,
+                "card": f"{card.brand.title()} •••• {card.last4}" if card else "",
+                "form": form,
+                "saved": saved,
+            },
+        )
