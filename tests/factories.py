@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime
+from typing import Any
 
+from dues.billing.models import Subscription
+from dues.billing.services import subscription_create
 from dues.catalog.models import Plan, TaxRate
 from dues.core.clock import SimulatedClock
 from dues.core.models import Location, Organization
@@ -109,6 +112,29 @@ def add_card(
 
 def d(s: str) -> date:
     return date.fromisoformat(s)
+
+
+def join(
+    org: Organization,
+    location: Location,
+    clock: SimulatedClock,
+    card: str = VISA_OK,
+    *,
+    exp: tuple[int, int] = (12, 2030),
+    member_kw: dict[str, Any] | None = None,
+    **plan_kw: object,
+) -> tuple[Member, Subscription]:
+    """A member with a card, signed up on a new plan on 15 January 2026."""
+    member = make_member(org, clock, **(member_kw or {}))
+    add_card(member, clock, card, exp=exp)
+    sub = subscription_create(
+        member=member,
+        plan=make_plan(org, **plan_kw),
+        location=location,
+        start_date=d("2026-01-15"),
+        clock=clock,
+    )
+    return member, sub
 
 
 def luhn_number(prefix: str, length: int = 16) -> str:

@@ -5,6 +5,8 @@ dues bill [--as-of DATE]  run billing for a day (default: today at each location
 dues simulate ...         run a gym through the test clock
 dues ledger check         verify every money invariant (exit 1 on a violation)
 dues collections export   the collections agency's placement CSV
+dues report recovery      failed and recovered payments by month and decline code
+dues report arrears       overdue invoices by age and by payer
 dues demo [--if-empty]    load the demo gym
 dues <django command>     e.g. migrate, createsuperuser, shell
 """
@@ -15,7 +17,7 @@ import os
 import sys
 
 # "dues <group> <verb>" runs the management command "<group>_<verb>".
-GROUPS = {"ledger", "collections"}
+GROUPS = {"ledger", "collections", "report"}
 
 
 def main(argv: list[str] | None = None) -> None:

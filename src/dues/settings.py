@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "dues.dunning",
     "dues.notify",
     "dues.crm",
+    "dues.reports",
     "dues.portal",
     "dues.api",
     "dues.ops",

@@ -17,8 +17,8 @@ from dues.ledger import chart
 from dues.ledger.models import JournalLine
 from dues.ops.jobs import bill
 from dues.payments.services import payment_take_at_desk
-from tests.dunning.test_dunning_run import books_clean, hours, join
-from tests.factories import LOST_CARD, d
+from tests.dunning.test_dunning_run import books_clean, hours
+from tests.factories import LOST_CARD, d, join
 
 pytestmark = pytest.mark.django_db
 

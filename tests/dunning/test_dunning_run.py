@@ -21,7 +21,7 @@ from dues.ledger.models import JournalLine
 from dues.ops.jobs import bill
 from dues.payments.models import PaymentAttempt
 from dues.payments.services import payment_take_at_desk
-from tests.factories import LOST_CARD, add_card, d, make_member, make_plan
+from tests.factories import LOST_CARD, add_card, d, join, make_member, make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -39,16 +39,6 @@ def hours(clock, location, gateway, n, step=timedelta(hours=3)):
         bill(as_of=local_date(clock.now(), location.timezone), clock=clock, gateway=gateway)
         if i % 8 == 0:
             books_clean()
-
-
-def join(org, location, clock, card, **plan_kw):
-    plan = make_plan(org, **plan_kw)
-    member = make_member(org, clock)
-    add_card(member, clock, card)
-    sub = subscription_create(
-        member=member, plan=plan, location=location, start_date=d("2026-01-15"), clock=clock
-    )
-    return member, sub
 
 
 def in_force(sub: Subscription, clock) -> set[str]:

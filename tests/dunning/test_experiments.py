@@ -18,8 +18,8 @@ from dues.dunning.models import CaseStatus, DunningCase
 from dues.dunning.services import policy_default
 from dues.notify.models import Message
 from dues.ops.jobs import bill, deliver
-from tests.dunning.test_dunning_run import books_clean, hours, join
-from tests.factories import d
+from tests.dunning.test_dunning_run import books_clean, hours
+from tests.factories import d, join
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from dues.dunning.plans import instalments_split, payment_plan_create
 from dues.dunning.services import policy_default
 from dues.ops.jobs import bill
 from dues.payments.models import Payment
-from tests.dunning.test_dunning_run import books_clean, hours, in_force, join
-from tests.factories import LOST_CARD, VISA_OK, add_card, d
+from tests.dunning.test_dunning_run import books_clean, hours, in_force
+from tests.factories import LOST_CARD, VISA_OK, add_card, d, join
 
 pytestmark = pytest.mark.django_db
 

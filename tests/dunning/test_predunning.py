@@ -17,7 +17,7 @@ from dues.dunning.risk import PRIOR_RATE, Charge, RiskModel
 from dues.notify.models import Message
 from dues.ops.jobs import bill, deliver
 from dues.payments.services import payment_take_at_desk
-from tests.factories import add_card, d, make_member, make_plan
+from tests.factories import add_card, d, join, make_member, make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +30,14 @@ def at_day(clock, location, day: date, hour: int = 9) -> None:
 
 
 def test_card_expiry_notices_30_and_7_days_ahead_once(org, location, clock, gateway):
-    member = make_member(org, clock, first_name="Erik", language="en")
     # Works until 28 February; the account updater does not renew this one.
-    add_card(member, clock, NOT_RENEWED, exp=(2, 2026))
-    subscription_create(
-        member=member,
-        plan=make_plan(org),
-        location=location,
-        start_date=d("2026-01-15"),
-        clock=clock,
+    member, _ = join(
+        org,
+        location,
+        clock,
+        NOT_RENEWED,
+        exp=(2, 2026),
+        member_kw={"first_name": "Erik", "language": "en"},
     )
     sent_on = []
     day = d("2026-01-15")

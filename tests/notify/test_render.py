@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 
 from dues.billing.models import Invoice
-from dues.billing.services import subscription_create
 from dues.core.channels import Channel
 from dues.notify.reminders import TEMPLATE, reminder_context
 from dues.notify.render import message_language, render
 from dues.ops.jobs import bill
-from tests.factories import add_card, d, make_member, make_plan
+from tests.factories import d, join, make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -109,14 +108,6 @@ def test_language_falls_back_to_the_location_then_english(org, location, clock):
 @pytest.fixture
 def invoice(org, location, clock, gateway):
     """A real invoice from the billing run (the context reads its organization and id)."""
-    member = make_member(org, clock)
-    add_card(member, clock)
-    subscription_create(
-        member=member,
-        plan=make_plan(org),
-        location=location,
-        start_date=d("2026-01-15"),
-        clock=clock,
-    )
+    member, _ = join(org, location, clock)
     bill(as_of=d("2026-01-15"), clock=clock, gateway=gateway)
     return Invoice.objects.get(payer=member)

@@ -10,13 +10,12 @@ from django.test import Client
 
 from dues.billing.links import invoice_link
 from dues.billing.models import Invoice
-from dues.billing.services import subscription_create
 from dues.core.clock import SystemClock
 from dues.dunning.models import CaseStatus, DunningCase
 from dues.ops.jobs import bill
 from dues.payments.links import card_link
 from dues.payments.models import PaymentMethod
-from tests.factories import LOST_CARD, add_card, clock_at, d, make_member, make_plan
+from tests.factories import LOST_CARD, clock_at, d, join
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +26,8 @@ def path(link: str) -> str:
 
 @pytest.fixture
 def overdue(org, location, clock, gateway):
-    member = make_member(org, clock, first_name="Anna", language="sv")
-    add_card(member, clock, LOST_CARD)
-    subscription_create(
-        member=member,
-        plan=make_plan(org),
-        location=location,
-        start_date=d("2026-01-15"),
-        clock=clock,
+    member, _ = join(
+        org, location, clock, LOST_CARD, member_kw={"first_name": "Anna", "language": "sv"}
     )
     bill(as_of=d("2026-01-15"), clock=clock, gateway=gateway)
     invoice = Invoice.objects.get(payer=member)
@@ -96,15 +89,9 @@ def test_a_lost_card_is_not_offered_or_charged_again(overdue):
 
 
 def test_saved_card_pays_when_it_can(org, location, clock, gateway):
-    member = make_member(org, clock, language="en")
-    add_card(member, clock, "4000000000003001")  # declines once, then works
-    subscription_create(
-        member=member,
-        plan=make_plan(org),
-        location=location,
-        start_date=d("2026-01-15"),
-        clock=clock,
-    )
+    member, _ = join(
+        org, location, clock, "4000000000003001", member_kw={"language": "en"}
+    )  # declines once, then works
     bill(as_of=d("2026-01-15"), clock=clock, gateway=gateway)
     invoice = Invoice.objects.get(payer=member)
     client = Client()

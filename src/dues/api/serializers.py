@@ -600,3 +600,66 @@ class VariantResultSerializer(serializers.Serializer[Any]):
     rate = serializers.FloatField(allow_null=True)
     low = serializers.FloatField(allow_null=True, help_text="95% Wilson interval, lower end.")
     high = serializers.FloatField(allow_null=True, help_text="95% Wilson interval, upper end.")
+
+
+def _rate() -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=5, decimal_places=4, allow_null=True, help_text="0 to 1; null if none failed."
+    )
+
+
+class RecoveryQuerySerializer(serializers.Serializer[Any]):
+    from_ = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="First month, YYYY-MM."
+    )
+    to = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="Last month, YYYY-MM."
+    )
+    totals = serializers.BooleanField(
+        required=False, default=False, help_text="One row per month and currency."
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # a Python keyword
+        return fields
+
+
+class RecoveryRowSerializer(serializers.Serializer[Any]):
+    month = serializers.CharField(help_text="Month of the first failure (local), YYYY-MM.")
+    currency = serializers.CharField()
+    decline_code = serializers.CharField(help_text="Of the first failed charge; * in totals.")
+    failed_invoices = serializers.IntegerField()
+    failed_amount = serializers.IntegerField(help_text="Minor units.")
+    recovered_invoices = serializers.IntegerField(help_text="Paid in full since.")
+    recovered_amount = serializers.IntegerField(help_text="Minor units collected since.")
+    recovery_rate = _rate()
+    recovered_amount_rate = _rate()
+
+
+class ArrearsQuerySerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateField(required=False, help_text="Default: the organization's today.")
+
+
+class AgingRowSerializer(serializers.Serializer[Any]):
+    bucket = serializers.CharField(help_text="Days overdue: 1-30, 31-60, 61-90 or 91+.")
+    currency = serializers.CharField()
+    invoices = serializers.IntegerField()
+    amount = serializers.IntegerField(help_text="Minor units.")
+
+
+class OverduePayerSerializer(serializers.Serializer[Any]):
+    payer_id = serializers.IntegerField()
+    name = serializers.CharField()
+    currency = serializers.CharField()
+    invoices = serializers.IntegerField()
+    amount = serializers.IntegerField(help_text="Minor units.")
+    oldest_due = serializers.DateField()
+    days_overdue = serializers.IntegerField()
+    in_dunning = serializers.BooleanField()
+
+
+class ArrearsSerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateField()
+    buckets = AgingRowSerializer(many=True)
+    payers = OverduePayerSerializer(many=True, help_text="Largest amount first.")

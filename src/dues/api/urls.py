@@ -13,4 +13,5 @@ router.register("refunds", views.RefundViewSet, basename="refund")
 router.register("payment-methods", views.PaymentMethodViewSet, basename="payment-method")
 router.register("dunning-policies", views.DunningPolicyViewSet, basename="dunning-policy")
 router.register("dunning-experiments", views.ExperimentViewSet, basename="dunning-experiment")
+router.register("reports", views.ReportViewSet, basename="report")
 urlpatterns = router.urls

@@ -4,6 +4,7 @@ so another organization's id is indistinguishable from an unknown one (404)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from dues.api.idempotency import idempotent
 from dues.api.models import ApiKey
 from dues.billing.invoices import credit_note_create, invoice_void
 from dues.billing.models import CreditNote, Invoice, Subscription
+from dues.billing.periods import add_periods
 from dues.billing.services import (
     subscription_cancel,
     subscription_change_plan,
@@ -29,6 +31,7 @@ from dues.billing.services import (
 )
 from dues.catalog.models import Plan
 from dues.core.clock import SystemClock
+from dues.core.selectors import organization_today
 from dues.crm.selectors import member_timeline
 from dues.dunning.experiments import experiment_report
 from dues.dunning.models import DunningPolicy, Experiment
@@ -43,6 +46,7 @@ from dues.payments.services import (
     payment_take_at_desk,
     refund_create,
 )
+from dues.reports.selectors import arrears_aging, recovery_by_month
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -394,3 +398,48 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSco
         """Recovery per variant with 95% intervals."""
         rows = experiment_report(self.get_object())
         return Response(s.VariantResultSerializer(rows, many=True).data)
+
+
+class ReportViewSet(OrgScopedViewSet):
+    """Failed-payment recovery and open arrears."""
+
+    base_queryset = Invoice.objects.all()
+    pagination_class = None  # a report is one answer, not a page of a list
+
+    @extend_schema(
+        parameters=[s.RecoveryQuerySerializer], responses={200: s.RecoveryRowSerializer(many=True)}
+    )
+    @action(detail=False, methods=["get"])
+    def recovery(self, request: Request) -> Response:
+        """By month of the first failure and decline code: failed and recovered counts and
+        amounts, and the rates. Default: the last twelve months."""
+        query = s.RecoveryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        today = organization_today(clock=SystemClock(), organization_id=self.organization_id)
+        last = _month(query.validated_data.get("to")) or today.replace(day=1)
+        first = _month(query.validated_data.get("from")) or add_periods(last, "month", -11)
+        if first > last:
+            raise serializers.ValidationError({"from": "must not be after 'to'"})
+        rows = recovery_by_month(
+            organization_id=self.organization_id,
+            first=first,
+            until=add_periods(last, "month", 1),
+            by_code=not query.validated_data["totals"],
+        )
+        return Response(s.RecoveryRowSerializer(rows, many=True).data)
+
+    @extend_schema(parameters=[s.ArrearsQuerySerializer], responses={200: s.ArrearsSerializer})
+    @action(detail=False, methods=["get"])
+    def arrears(self, request: Request) -> Response:
+        """Overdue invoices by days overdue and by payer."""
+        query = s.ArrearsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or organization_today(
+            clock=SystemClock(), organization_id=self.organization_id
+        )
+        report = arrears_aging(organization_id=self.organization_id, as_of=as_of)
+        return Response(s.ArrearsSerializer(report).data)
+
+
+def _month(value: str | None) -> date | None:
+    return date.fromisoformat(f"{value}-01") if value else None

@@ -4,8 +4,8 @@
   counts reattempts; counting every attempt is stricter).
 - Mastercard: at most 10 in any 24 hours and 35 in any 30 days.
 - Other cards and bank debits: Visa's limit.
-- Ours: at most one attempt per invoice in 24 hours, unless the last one failed with a
-  processing error.
+- Ours: at most one attempt per invoice on a card in 24 hours, unless the last one failed
+  with a processing error. A new card is a new authorization and is tried at once.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from dues.billing.models import Subscription, SubscriptionStatus
 from dues.catalog.models import Interval
 from dues.core.clock import Clock, local_date
 from dues.core.outbox import Event, events_emit_bulk
+from dues.core.selectors import organizations_today
 from dues.dunning.models import (
     DunningPolicy,
     PreDunningDay,
@@ -40,19 +41,20 @@ RISK_HORIZON_DAYS = 14
 
 def pre_dunning_run(*, clock: Clock, organization_id: int | None = None) -> dict[str, int]:
     counts = {"pre_notices": 0, "risk_scores": 0}
-    subs = Subscription.objects.filter(
-        status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING],
-        next_billing_date__isnull=False,
-    )
-    if organization_id is not None:
-        subs = subs.filter(organization_id=organization_id)
-    for org_id in sorted(set(subs.values_list("organization_id", flat=True))):
-        org_subs = list(
-            subs.filter(organization_id=org_id).select_related("location").order_by("id")
-        )
-        today = min(local_date(clock.now(), s.location.timezone) for s in org_subs)
+    days = organizations_today(clock=clock, organization_id=organization_id)
+    for org_id, today in sorted(days.items()):
+        # Checked before anything is read: ``bill`` calls this every minute.
         if not _first_run_today(org_id, today, clock):
             continue
+        org_subs = list(
+            Subscription.objects.filter(
+                organization_id=org_id,
+                status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING],
+                next_billing_date__isnull=False,
+            )
+            .select_related("location")
+            .order_by("id")
+        )
         ctx = _Org(org_id, clock, org_subs)
         for key, n in ctx.run().items():
             counts[key] += n
@@ -65,6 +67,8 @@ def _charge_on(sub: Subscription) -> date:
 
 
 def _first_run_today(org_id: int, today: date, clock: Clock) -> bool:
+    if PreDunningDay.objects.filter(organization_id=org_id, ran_on__gte=today).exists():
+        return False  # the common case, without a write transaction
     with transaction.atomic():
         row = PreDunningDay.objects.select_for_update().filter(organization_id=org_id).first()
         if row is None:

@@ -284,7 +284,8 @@ def _replan(ctx: _Context, case: DunningCase) -> None:
             same_card_as_last=same_card,
             tz=tz,
             paydays=paydays,
-            seed=case.pk * 100 + case.attempts,
+            # From the organization's own numbering, so its history replays the same.
+            seed=(case.invoice.sequence_number or case.invoice_id) * 100 + case.attempts,
         ),
         policy_view(case),
         now=ctx.now,

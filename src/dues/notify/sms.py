@@ -31,6 +31,13 @@ class ConsoleSmsBackend:
         return f"console-{uuid.uuid4().hex}"
 
 
+class NullSmsBackend:
+    """Sends nothing and reports success: for simulations, whose members are simulated."""
+
+    def send(self, *, to: str, body: str, reference: str) -> str:
+        return f"null-{reference}"
+
+
 class FileSmsBackend:
     def send(self, *, to: str, body: str, reference: str) -> str:
         provider_id = f"file-{uuid.uuid4().hex}"

@@ -12,8 +12,8 @@ import logging
 import threading
 from datetime import date
 
-from dues.core.clock import Clock, local_date
-from dues.core.models import Location
+from dues.core.clock import Clock
+from dues.core.selectors import organizations_today
 from dues.ops.jobs import bill, deliver
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,8 @@ log = logging.getLogger(__name__)
 
 def billing_tick(*, clock: Clock, as_of: date | None = None, workers: int = 1) -> dict[str, int]:
     totals: dict[str, int] = {}
-    days: dict[int, date] = {}
-    for org_id, tz in Location.objects.values_list("organization_id", "timezone"):
-        today = as_of or local_date(clock.now(), tz)
-        # An organization spanning zones is billed up to its earliest local date, so no
-        # location is billed before its own midnight.
-        days[org_id] = min(days.get(org_id, today), today)
-    for org_id, day in sorted(days.items()):
+    for org_id, today in sorted(organizations_today(clock=clock).items()):
+        day = as_of or today
         result = bill(as_of=day, clock=clock, organization_id=org_id, workers=workers)
         for key, value in result.items():
             totals[key] = totals.get(key, 0) + value

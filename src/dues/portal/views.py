@@ -3,6 +3,8 @@ card to update. Views only read the link, validate the form and call services.""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.core import signing
@@ -42,14 +44,34 @@ def _invalid(request: HttpRequest, expired: bool) -> HttpResponse:
     )
 
 
+LinkView = Callable[[HttpRequest, int, int], HttpResponse]
+
+
+def _reached_by(
+    read: Callable[..., tuple[int, int]],
+) -> Callable[[LinkView], Callable[[HttpRequest, str], HttpResponse]]:
+    """A page reached by a signed link: the view gets the organization and the object the
+    link names. A forged or altered link shows nothing (404), an expired one says so (410)."""
+
+    def wrap(view: LinkView) -> Callable[[HttpRequest, str], HttpResponse]:
+        @functools.wraps(view)
+        def page(request: HttpRequest, token: str) -> HttpResponse:
+            try:
+                org_id, object_id = read(token, clock=CLOCK)
+            except LinkExpired:
+                return _invalid(request, expired=True)
+            except signing.BadSignature:
+                return _invalid(request, expired=False)
+            return view(request, org_id, object_id)
+
+        return page
+
+    return wrap
+
+
 @require_http_methods(["GET", "POST"])
-def invoice_page(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        org_id, invoice_id = invoice_link_read(token, clock=CLOCK)
-    except LinkExpired:
-        return _invalid(request, expired=True)
-    except signing.BadSignature:
-        return _invalid(request, expired=False)
+@_reached_by(invoice_link_read)
+def invoice_page(request: HttpRequest, org_id: int, invoice_id: int) -> HttpResponse:
     invoice = (
         Invoice.objects.select_related("payer", "location", "organization")
         .filter(pk=invoice_id, organization_id=org_id)
@@ -117,13 +139,8 @@ def _paid(outcome: Any) -> dict[str, Any]:
 
 
 @require_http_methods(["GET", "POST"])
-def card_page(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        org_id, member_id = card_link_read(token, clock=CLOCK)
-    except LinkExpired:
-        return _invalid(request, expired=True)
-    except signing.BadSignature:
-        return _invalid(request, expired=False)
+@_reached_by(card_link_read)
+def card_page(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse:
     member = (
         Member.objects.filter(pk=member_id, organization_id=org_id)
         .select_related("home_location", "organization")

@@ -4,10 +4,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from dues.core.clock import SystemClock
-from dues.core.models import Organization
+from dues.core.commands import organization_from_slug
 from dues.dunning.collections import collections_export
 
 
@@ -25,9 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        org = Organization.objects.filter(slug=options["organization"]).first()
-        if org is None:
-            raise CommandError(f"no organization with slug {options['organization']!r}")
+        org = organization_from_slug(options["organization"])
         text = collections_export(
             organization_id=org.pk,
             clock=SystemClock(),
