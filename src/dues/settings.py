@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "dues.notify",
     "dues.crm",
     "dues.reports",
+    "dues.webhooks",
     "dues.portal",
     "dues.api",
     "dues.ops",

@@ -50,6 +50,7 @@ from dues.ledger.models import Account, JournalEntry, JournalLine
 from dues.members.models import EmergencyContact, Member, MemberNote, MemberStatusChange
 from dues.notify.models import Message
 from dues.payments.models import Payment, PaymentAttempt, PaymentMethod, Refund, SandboxCharge
+from dues.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
 REGISTERED_IDS = [model._meta.label for model, _ in REGISTERED]
@@ -58,6 +59,7 @@ DUES_MODELS = [model for model, _ in REGISTERED if model._meta.app_label != "aut
 # Rows that record money or machinery: nobody adds, changes or deletes them in the admin.
 READ_ONLY = [
     Sequence,
+    WebhookAttempt,
     OutboxEvent,
     OutboxDelivery,
     MemberStatusChange,
@@ -92,6 +94,7 @@ NO_DELETE = [
     Message,
     PaymentPlan,
     Experiment,
+    WebhookDelivery,
 ]
 
 
@@ -382,6 +385,21 @@ def world(db: None) -> World:
         created_at=now,
     )
     OutboxDelivery.objects.create(event=event, consumer="crm", delivered_at=now)
+    endpoint = WebhookEndpoint.objects.create(
+        organization=org,
+        url="https://books.example.com/hooks",
+        secret="whsec_test",
+        event_types=["member.created"],
+        created_at=now,
+        updated_at=now,
+    )
+    delivery = WebhookDelivery.objects.create(
+        organization=org, endpoint=endpoint, event=event, status="failed", attempts=1,
+        last_error="answered 500", created_at=now,
+    )  # fmt: skip
+    WebhookAttempt.objects.create(
+        organization=org, delivery=delivery, started_at=now, duration_ms=12, status_code=500
+    )
     Group.objects.create(name="Front desk")
 
     policy = DunningPolicy.objects.create(

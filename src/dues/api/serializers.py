@@ -34,6 +34,7 @@ from dues.dunning.models import (
 from dues.dunning.services import POLICY_FIELDS
 from dues.members.models import Member
 from dues.payments.models import Payment, PaymentMethod, Refund
+from dues.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 def organization_id(context: Mapping[str, Any]) -> int:
@@ -663,3 +664,55 @@ class ArrearsSerializer(serializers.Serializer[Any]):
     as_of = serializers.DateField()
     buckets = AgingRowSerializer(many=True)
     payers = OverduePayerSerializer(many=True, help_text="Largest amount first.")
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer[WebhookEndpoint]):
+    event_types = serializers.ListField(
+        child=serializers.CharField(), help_text='Event types, or ["*"] for all.'
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "description",
+            "event_types",
+            "active",
+            "created_at",
+        )
+        read_only_fields: tuple[str, ...] = ("id", "created_at")
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = (*WebhookEndpointSerializer.Meta.fields, "secret")
+        read_only_fields = (*WebhookEndpointSerializer.Meta.read_only_fields, "secret")
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer[WebhookAttempt]):
+    class Meta:
+        model = WebhookAttempt
+        fields = ("started_at", "duration_ms", "status_code", "error", "response_body")
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
+    event_type = serializers.CharField(source="event.topic", read_only=True)
+    log = WebhookAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = (
+            "id",
+            "endpoint",
+            "event",
+            "event_type",
+            "status",
+            "attempts",
+            "first_attempt_at",
+            "next_attempt_at",
+            "delivered_at",
+            "last_error",
+            "created_at",
+            "log",
+        )

@@ -14,4 +14,6 @@ router.register("payment-methods", views.PaymentMethodViewSet, basename="payment
 router.register("dunning-policies", views.DunningPolicyViewSet, basename="dunning-policy")
 router.register("dunning-experiments", views.ExperimentViewSet, basename="dunning-experiment")
 router.register("reports", views.ReportViewSet, basename="report")
+router.register("webhook-endpoints", views.WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="webhook-delivery")
 urlpatterns = router.urls

@@ -47,6 +47,8 @@ from dues.payments.services import (
     refund_create,
 )
 from dues.reports.selectors import arrears_aging, recovery_by_month
+from dues.webhooks.models import WebhookDelivery, WebhookEndpoint
+from dues.webhooks.services import delivery_replay, endpoint_create, endpoint_update
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -443,3 +445,64 @@ class ReportViewSet(OrgScopedViewSet):
 
 def _month(value: str | None) -> date | None:
     return date.fromisoformat(f"{value}-01") if value else None
+
+
+class WebhookEndpointViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, OrgScopedViewSet
+):
+    """Where the gym's other tools receive events. The signing secret is shown once, in
+    the answer to the create (and to a rotation)."""
+
+    base_queryset = WebhookEndpoint.objects.all()
+    serializer_class = s.WebhookEndpointSerializer
+
+    @extend_schema(
+        request=s.WebhookEndpointSerializer, responses={201: s.WebhookEndpointCreatedSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        data = _validated(s.WebhookEndpointSerializer, request, self)
+        endpoint = endpoint_create(
+            organization_id=self.organization_id,
+            url=data["url"],
+            event_types=data["event_types"],
+            description=data.get("description", ""),
+            clock=SystemClock(),
+        )
+        return self.respond(s.WebhookEndpointCreatedSerializer, endpoint, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.WebhookEndpointSerializer, responses={200: s.WebhookEndpointSerializer}
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        serializer = s.WebhookEndpointSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        endpoint = endpoint_update(
+            endpoint=self.get_object(), clock=SystemClock(), **serializer.validated_data
+        )
+        return self.respond(s.WebhookEndpointSerializer, endpoint, status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={200: s.WebhookEndpointCreatedSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
+        """A new signing secret; the old one stops at once."""
+        endpoint = endpoint_update(
+            endpoint=self.get_object(), clock=SystemClock(), rotate_secret=True
+        )
+        return self.respond(s.WebhookEndpointCreatedSerializer, endpoint, status.HTTP_200_OK)
+
+
+class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """The delivery log: every event sent to an endpoint, with each attempt."""
+
+    base_queryset = WebhookDelivery.objects.select_related("event").prefetch_related("log")
+    serializer_class = s.WebhookDeliverySerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return super().get_queryset().order_by("-id")
+
+    @extend_schema(request=None, responses={200: s.WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk: str | None = None) -> Response:
+        """Send this delivery again now."""
+        delivery = delivery_replay(delivery=self.get_object(), clock=SystemClock())
+        return self.respond(s.WebhookDeliverySerializer, delivery, status.HTTP_200_OK)

@@ -28,6 +28,7 @@ from dues.notify.send import messages_send
 from dues.payments.collect import attempts_resolve, collect, totals_settle
 from dues.payments.gateways.base import Gateway, gateway_get
 from dues.payments.updater import payment_methods_refresh
+from dues.webhooks.services import webhooks_send
 
 T = TypeVar("T")
 
@@ -64,11 +65,14 @@ def bill(
 
 
 def deliver(*, clock: Clock) -> dict[str, int]:
-    """Hand new outbox events to their consumers (reminders become messages), then send
-    the queued email and SMS. Runs after billing, outside its transactions."""
-    return {"events_delivered": outbox_dispatch(clock=clock)} | {
-        f"messages_{k}": v for k, v in messages_send(clock=clock).items()
-    }
+    """Hand new outbox events to their consumers (reminders become messages, subscribed
+    events become webhook deliveries), then send the queued email, SMS and webhooks. Runs
+    after billing, outside its transactions."""
+    return (
+        {"events_delivered": outbox_dispatch(clock=clock)}
+        | {f"messages_{k}": v for k, v in messages_send(clock=clock).items()}
+        | {f"webhooks_{k}": v for k, v in webhooks_send(clock=clock).items()}
+    )
 
 
 def _fan_out(workers: int, task: Callable[..., T], **kwargs: object) -> list[T]:
