@@ -34,7 +34,12 @@ from dues.dunning.models import (
 from dues.dunning.services import POLICY_FIELDS
 from dues.members.models import Member
 from dues.payments.models import Payment, PaymentMethod, Refund
-from dues.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from dues.webhooks.models import (
+    DELIVERY_FIELDS,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 def organization_id(context: Mapping[str, Any]) -> int:
@@ -702,17 +707,4 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 
     class Meta:
         model = WebhookDelivery
-        fields = (
-            "id",
-            "endpoint",
-            "event",
-            "event_type",
-            "status",
-            "attempts",
-            "first_attempt_at",
-            "next_attempt_at",
-            "delivered_at",
-            "last_error",
-            "created_at",
-            "log",
-        )
+        fields = ("id", "event_type", *DELIVERY_FIELDS, "log")

@@ -19,7 +19,12 @@ from dues.core.admin import (
 )
 from dues.core.clock import SystemClock
 from dues.webhooks.events import EVENT_TYPES
-from dues.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from dues.webhooks.models import (
+    DELIVERY_FIELDS,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from dues.webhooks.services import delivery_replay, endpoint_check, endpoint_create, endpoint_update
 
 
@@ -96,18 +101,7 @@ class WebhookDeliveryAdmin(DuesModelAdmin):
     list_display = ("id", "event", "endpoint", "status", "attempts", "next_attempt_at")
     list_filter = ("status", "organization")
     list_select_related = ("event", "endpoint")
-    fields = (
-        "organization",
-        "endpoint",
-        "event",
-        "status",
-        "attempts",
-        "first_attempt_at",
-        "next_attempt_at",
-        "delivered_at",
-        "last_error",
-        "created_at",
-    )
+    fields = ("organization", *DELIVERY_FIELDS)
     readonly_fields = fields
     inlines = (AttemptInline,)
     actions = ("replay",)

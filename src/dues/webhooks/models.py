@@ -63,6 +63,20 @@ class WebhookDelivery(OrgOwned):
         return f"{self.event.topic} → {self.endpoint.url}"
 
 
+# What staff and integrators see of a delivery (admin and API).
+DELIVERY_FIELDS = (
+    "endpoint",
+    "event",
+    "status",
+    "attempts",
+    "first_attempt_at",
+    "next_attempt_at",
+    "delivered_at",
+    "last_error",
+    "created_at",
+)
+
+
 class WebhookAttempt(OrgOwned):
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
     started_at = models.DateTimeField()
