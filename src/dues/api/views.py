@@ -4,7 +4,6 @@ so another organization's id is indistinguishable from an unknown one (404)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -21,7 +20,6 @@ from dues.api.idempotency import idempotent
 from dues.api.models import ApiKey
 from dues.billing.invoices import credit_note_create, invoice_void
 from dues.billing.models import CreditNote, Invoice, Subscription
-from dues.billing.periods import add_periods
 from dues.billing.services import (
     subscription_cancel,
     subscription_change_plan,
@@ -46,7 +44,7 @@ from dues.payments.services import (
     payment_take_at_desk,
     refund_create,
 )
-from dues.reports.selectors import arrears_aging, recovery_by_month
+from dues.reports.selectors import arrears_aging, month_first, months_span, recovery_by_month
 from dues.webhooks.models import WebhookDelivery, WebhookEndpoint
 from dues.webhooks.services import delivery_replay, endpoint_create, endpoint_update
 
@@ -417,15 +415,19 @@ class ReportViewSet(OrgScopedViewSet):
         amounts, and the rates. Default: the last twelve months."""
         query = s.RecoveryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        today = organization_today(clock=SystemClock(), organization_id=self.organization_id)
-        last = _month(query.validated_data.get("to")) or today.replace(day=1)
-        first = _month(query.validated_data.get("from")) or add_periods(last, "month", -11)
-        if first > last:
-            raise serializers.ValidationError({"from": "must not be after 'to'"})
+        data = query.validated_data
+        try:
+            first, until = months_span(
+                first=month_first(data["from"]) if data.get("from") else None,
+                last=month_first(data["to"]) if data.get("to") else None,
+                today=organization_today(clock=SystemClock(), organization_id=self.organization_id),
+            )
+        except ValueError:
+            raise serializers.ValidationError({"from": "must not be after 'to'"}) from None
         rows = recovery_by_month(
             organization_id=self.organization_id,
             first=first,
-            until=add_periods(last, "month", 1),
+            until=until,
             by_code=not query.validated_data["totals"],
         )
         return Response(s.RecoveryRowSerializer(rows, many=True).data)
@@ -441,10 +443,6 @@ class ReportViewSet(OrgScopedViewSet):
         )
         report = arrears_aging(organization_id=self.organization_id, as_of=as_of)
         return Response(s.ArrearsSerializer(report).data)
-
-
-def _month(value: str | None) -> date | None:
-    return date.fromisoformat(f"{value}-01") if value else None
 
 
 class WebhookEndpointViewSet(

@@ -153,6 +153,20 @@ class _Org:
             Event(self.org_id, "dunning.pre_notice", "member", payer, payload, self.now)
         )
 
+    def charge_notice(self, kind: str, key: str, sub: Subscription, **extra: Any) -> None:
+        """A notice about the subscription's next charge: when, and how much."""
+        assert sub.next_billing_date is not None
+        self.notice(
+            kind,
+            key,
+            sub,
+            days=(sub.next_billing_date - self.today(sub)).days,
+            charge_on=str(sub.next_billing_date),
+            amount=sub.price,
+            currency=sub.currency,
+            **extra,
+        )
+
     def card_notices(self) -> None:
         policy = self.policy(None)
         stages = sorted(policy.card_expiry_notice_days or [])
@@ -183,14 +197,8 @@ class _Org:
             assert sub.next_billing_date is not None
             today = self.today(sub)
             if today <= sub.next_billing_date <= today + timedelta(days=days):
-                self.notice(
-                    PreNoticeKind.RENEWAL,
-                    f"renewal {sub.pk} {sub.next_billing_date}",
-                    sub,
-                    days=(sub.next_billing_date - today).days,
-                    charge_on=str(sub.next_billing_date),
-                    amount=sub.price,
-                    currency=sub.currency,
+                self.charge_notice(
+                    PreNoticeKind.RENEWAL, f"renewal {sub.pk} {sub.next_billing_date}", sub
                 )
 
     def risk_scores(self) -> int:
@@ -226,14 +234,10 @@ class _Org:
                 and bp >= policy.risk_notice_bp
                 and sub.next_billing_date <= today + timedelta(days=policy.risk_notice_days)
             ):
-                self.notice(
+                self.charge_notice(
                     PreNoticeKind.RISKY_CHARGE,
                     f"risk {payer} {sub.next_billing_date}",
                     sub,
-                    days=(sub.next_billing_date - today).days,
-                    charge_on=str(sub.next_billing_date),
-                    amount=sub.price,
-                    currency=sub.currency,
                     score_bp=bp,
                 )
         with transaction.atomic():

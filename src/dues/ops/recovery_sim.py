@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -38,13 +37,12 @@ from dues.ledger.check import ledger_check
 from dues.members.models import Member
 from dues.members.services import member_create
 from dues.notify.models import Message, MessageStatus
+from dues.ops.demo import card_add
 from dues.ops.jobs import bill, deliver
 from dues.ops.scenario import Scenario
-from dues.ops.scenario_gateway import ScenarioGateway
+from dues.ops.scenario_gateway import ScenarioGateway, draw
 from dues.ops.simulate import add_months
-from dues.payments.gateways.sandbox import sandbox_tokenize
 from dues.payments.models import AttemptStatus, PaymentAttempt, PaymentMethod
-from dues.payments.services import payment_method_add
 
 CARDS = {"visa": "4242424242424242", "mastercard": "5555555555554444"}
 TICK = timedelta(minutes=1)  # day ticks run just after local midnight, when billing starts
@@ -64,7 +62,7 @@ class _World:
         self.seen_message = 0
 
     def draw(self, *parts: object) -> float:
-        return random.Random("|".join(str(p) for p in (self.seed, *parts))).random()
+        return draw(self.seed, *parts)
 
     def join(self, i: int, day: date) -> None:
         s = self.s
@@ -88,17 +86,8 @@ class _World:
         )
 
     def card_add(self, i: int) -> None:
-        year = self.s.start.year + 4
-        tok = sandbox_tokenize(CARDS[self.networks[i]], 12, year)
-        payment_method_add(
-            payer=self.members[i],
-            token=str(tok["token"]),
-            brand=str(tok["brand"]),
-            last4=str(tok["last4"]),
-            exp_month=12,
-            exp_year=year,
-            clock=self.clock,
-        )
+        exp = (12, self.s.start.year + 4)
+        card_add(self.members[i], CARDS[self.networks[i]], self.clock, exp=exp)
 
     def react(self) -> None:
         """Members read the reminders sent since the last look; some update their card."""

@@ -24,8 +24,15 @@ from dues.billing.models import Invoice
 from dues.core.clock import Clock
 from dues.dunning.paydays import days_since_payday
 from dues.ops.scenario import DeclineTruth, Scenario
+from dues.payments.collect import attempt_key_parse
 from dues.payments.gateways.base import ChargeRequest
 from dues.payments.gateways.sandbox import SandboxGateway
+
+
+def draw(seed: int, *parts: object) -> float:
+    """A uniform number in [0, 1) fixed by the seed and ``parts`` (string seeding is
+    stable across processes, unlike ``hash``)."""
+    return random.Random("|".join(str(p) for p in (seed, *parts))).random()
 
 
 @dataclass
@@ -44,9 +51,6 @@ class ScenarioGateway(SandboxGateway):
         self.member_index: dict[int, int] = {}  # payer id → the scenario's member number
         self.failures: dict[int, _Failure] = {}  # invoice id → its open failure
         self._invoices: dict[int, tuple[int, date]] = {}
-
-    def _draw(self, *parts: object) -> float:
-        return random.Random("|".join(str(p) for p in (self.seed, *parts))).random()
 
     def invoice_key(self, invoice_id: int) -> tuple[int, date]:
         """(the member's number in the scenario, the issue date): an invoice's identity
@@ -68,11 +72,10 @@ class ScenarioGateway(SandboxGateway):
         return self.scenario.declines[-1]
 
     def _decide(self, request: ChargeRequest, prior_failures: int) -> tuple[bool, str]:
-        _, invoice_part, number_part = request.idempotency_key.split("_")
-        invoice_id, number = int(invoice_part), int(number_part)
+        invoice_id, number = attempt_key_parse(request.idempotency_key)
         member, issued = self.invoice_key(invoice_id)
         now = self.clock.now()
-        u = self._draw(member, issued, number)
+        u = draw(self.seed, member, issued, number)
         failure = self.failures.get(invoice_id)
         if failure is None or failure.token != request.token:
             chance = self.scenario.new_card_success if failure else 1.0
@@ -80,7 +83,7 @@ class ScenarioGateway(SandboxGateway):
             if u < chance:
                 self.failures.pop(invoice_id, None)
                 return True, ""
-            truth = self._code(self._draw(member, issued, number, "code"))
+            truth = self._code(draw(self.seed, member, issued, number, "code"))
             self.failures[invoice_id] = _Failure(request.token, truth, now)
             return False, truth.code
         local = now.astimezone(self.zone)

@@ -33,6 +33,14 @@ def attempt_key(invoice_id: int, number: int) -> str:
     return f"inv_{invoice_id}_{number}"
 
 
+def attempt_key_parse(key: str) -> tuple[int, int]:
+    """(invoice id, attempt number) from an ``attempt_key``."""
+    prefix, invoice_id, number = key.split("_")
+    if prefix != "inv":
+        raise ValueError(f"not an attempt key: {key!r}")
+    return int(invoice_id), int(number)
+
+
 def collectable_invoices(organization_id: int | None = None):  # type: ignore[no-untyped-def]
     default_method = PaymentMethod.objects.usable_defaults().filter(payer_id=OuterRef("payer_id"))
     qs = Invoice.objects.filter(

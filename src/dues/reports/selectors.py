@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.db.models import OuterRef, Subquery
 
 from dues.billing.models import Invoice, InvoiceStatus
+from dues.billing.periods import add_periods
 from dues.dunning.models import CaseStatus, DunningCase
 from dues.members.models import Member
 from dues.payments.models import PaymentAttempt
@@ -23,6 +24,21 @@ def ratio(part: int, whole: int) -> Decimal | None:
     if not whole:
         return None
     return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
+
+
+def month_first(text: str) -> date:
+    """The first day of a ``YYYY-MM`` month."""
+    return date.fromisoformat(f"{text}-01")
+
+
+def months_span(*, first: date | None, last: date | None, today: date) -> tuple[date, date]:
+    """[first day of ``first``, first day after ``last``); by default the twelve months up
+    to ``today``'s. ValueError when ``first`` comes after ``last``."""
+    last = last or today.replace(day=1)
+    first = first or add_periods(last, "month", -11)
+    if first > last:
+        raise ValueError("the first month comes after the last")
+    return first, add_periods(last, "month", 1)
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dues.billing.periods import add_periods
 from dues.core.clock import SystemClock
 from dues.core.commands import organization_from_slug
 from dues.core.selectors import organization_today
 from dues.reports.render import recovery_text
-from dues.reports.selectors import recovery_by_month
+from dues.reports.selectors import month_first, months_span, recovery_by_month
 
 
-def month(value: str, name: str) -> date:
+def month(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
     try:
-        return date.fromisoformat(f"{value}-01")
+        return month_first(value)
     except ValueError:
         raise CommandError(f"{name} {value!r} is not a month (YYYY-MM)") from None
 
@@ -39,20 +40,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         org = organization_from_slug(options["organization"])
-        today = organization_today(clock=SystemClock(), organization_id=org.pk)
-        this_month = today.replace(day=1)
-        last = month(options["last"], "--to") if options["last"] else this_month
-        first = (
-            month(options["first"], "--from")
-            if options["first"]
-            else add_periods(last, "month", -11)
-        )
-        if first > last:
-            raise CommandError("--from must not be after --to")
+        try:
+            first, until = months_span(
+                first=month(options["first"], "--from"),
+                last=month(options["last"], "--to"),
+                today=organization_today(clock=SystemClock(), organization_id=org.pk),
+            )
+        except ValueError:
+            raise CommandError("--from must not be after --to") from None
         rows = recovery_by_month(
             organization_id=org.pk,
             first=first,
-            until=add_periods(last, "month", 1),
+            until=until,
             by_code=not options["totals"],
         )
         sys.stdout.write(recovery_text(rows, options["format"]))
