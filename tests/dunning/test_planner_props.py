@@ -80,7 +80,10 @@ def test_planned_attempts_keep_every_network_limit(history):
         # The last planned attempt is made too (its outcome does not matter here).
         card.append(last)
         invoice.append((last, False))
-    assert violations(network=network, card_attempts=card) == []
+    # The generated history of other invoices may itself be over a limit (up to 60
+    # attempts in 30 days); what must hold is that no attempt made here adds to it.
+    ours = {t for t, _ in invoice}
+    assert [v for v in violations(network=network, card_attempts=card) if v.at in ours] == []
     assert invoice_gap_violations(invoice) == []
     assert len(invoice) <= max(max_attempts, 1)
 
