@@ -29,9 +29,40 @@ def location(org):
     return make_location(org)
 
 
+STRIPE_KEY = "sk_test_dues_install_0000"
+STRIPE_WEBHOOK_SECRET = "whsec_dues_install_0000"
+
+
 @pytest.fixture
-def gateway():
+def stripe_api(settings):
+    """A local Stripe API serving Stripe's example objects, and Dues pointed at it."""
+    from tests.stripe_server import stripe_server
+
+    with stripe_server({STRIPE_KEY}) as fake:
+        settings.DUES_STRIPE_SECRET_KEY = STRIPE_KEY
+        settings.DUES_STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+        settings.DUES_STRIPE_PUBLISHABLE_KEY = "pk_test_dues_install_0000"
+        settings.DUES_STRIPE_API_BASE = fake.url
+        yield fake
+
+
+@pytest.fixture
+def gateway(request):
+    """The sandbox; in modules marked ``both_gateways``, also Stripe on the local server."""
+    if getattr(request, "param", "sandbox") == "stripe":
+        from dues.payments.gateways.stripe import StripeGateway
+
+        request.getfixturevalue("stripe_api")
+        # No SDK retries: a lost reply is left for lookup, as dunning's tests expect.
+        return StripeGateway(max_network_retries=0)
     return SandboxGateway()
+
+
+def pytest_generate_tests(metafunc):
+    if "gateway" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_gateways"
+    ):
+        metafunc.parametrize("gateway", ["sandbox", "stripe"], indirect=True)
 
 
 @pytest.fixture

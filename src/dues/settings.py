@@ -10,6 +10,11 @@ or as a PostgreSQL-backed hosted service:
 - ``DUES_EMAIL_HOST``, ``DUES_EMAIL_PORT``, ``DUES_EMAIL_USER``, ``DUES_EMAIL_PASSWORD``,
   ``DUES_EMAIL_TLS``: the SMTP server for email; without a host, email is printed instead.
 - ``DUES_EMAIL_FROM``: the sender of members' email.
+- ``DUES_ENCRYPTION_KEYS``: comma-separated Fernet keys for secrets stored in the database
+  (gateway keys); the first encrypts. Unset, a key derived from ``DUES_SECRET_KEY`` is used.
+- ``DUES_STRIPE_SECRET_KEY``, ``DUES_STRIPE_WEBHOOK_SECRET``, ``DUES_STRIPE_PUBLISHABLE_KEY``:
+  Stripe keys for organizations that have not stored their own; ``DUES_STRIPE_API_BASE``
+  points the SDK at another server (a local test server).
 - ``DUES_SMS_BACKEND``: dotted path of the SMS backend (console by default; the file
   backend writes one JSON line per SMS to ``DUES_SMS_FILE``).
 """
@@ -156,6 +161,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 DUES_GATEWAY = os.environ.get("DUES_GATEWAY", "dues.payments.gateways.sandbox.SandboxGateway")
+DUES_ENCRYPTION_KEYS = [k for k in os.environ.get("DUES_ENCRYPTION_KEYS", "").split(",") if k]
+DUES_STRIPE_SECRET_KEY = os.environ.get("DUES_STRIPE_SECRET_KEY", "")
+DUES_STRIPE_WEBHOOK_SECRET = os.environ.get("DUES_STRIPE_WEBHOOK_SECRET", "")
+DUES_STRIPE_PUBLISHABLE_KEY = os.environ.get("DUES_STRIPE_PUBLISHABLE_KEY", "")
+DUES_STRIPE_API_BASE = os.environ.get("DUES_STRIPE_API_BASE", "")
+# Seconds a Stripe-Signature timestamp may be old (Stripe's own default).
+DUES_STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("DUES_STRIPE_WEBHOOK_TOLERANCE", "300"))
 DUES_PUBLIC_URL = os.environ.get("DUES_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 EMAIL_HOST = os.environ.get("DUES_EMAIL_HOST", "")
@@ -180,4 +192,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DUES_LOG_LEVEL", "WARNING")},
+    # The SDK logs request bodies at debug level; keep them out of any log.
+    "loggers": {"stripe": {"level": "WARNING"}},
 }

@@ -7,5 +7,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("dues.api.urls")),
+    path("hooks/", include("dues.payments.urls")),
     path("", include("dues.portal.urls")),
 ]

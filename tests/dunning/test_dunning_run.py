@@ -23,7 +23,7 @@ from dues.payments.models import PaymentAttempt
 from dues.payments.services import payment_take_at_desk
 from tests.factories import LOST_CARD, add_card, d, join, make_member, make_plan
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_gateways]
 
 FAILS_TWICE = "4000000000003002"  # insufficient funds twice, then succeeds
 

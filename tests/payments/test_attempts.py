@@ -62,9 +62,9 @@ class WitnessGateway(SandboxGateway):
         self.seen.append((keys, committed, in_transaction()))
         return super().charge_many(requests)
 
-    def lookup(self, idempotency_key):
-        self.lookups.append(idempotency_key)
-        return super().lookup(idempotency_key)
+    def lookup(self, request):
+        self.lookups.append(request.idempotency_key)
+        return super().lookup(request)
 
 
 @pytest.mark.django_db(transaction=True)

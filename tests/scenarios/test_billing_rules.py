@@ -18,7 +18,7 @@ from dues.payments.models import Payment
 from dues.payments.services import payment_take_at_desk, refund_create
 from tests.factories import DECLINE_FUNDS, add_card, d, make_member, make_plan
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_gateways]
 
 
 def books_clean():

@@ -23,7 +23,7 @@ from tests.api.conftest import authed_client
 from tests.factories import VISA_OK, add_card, d, make_member, make_plan
 from tests.smtp import html_part, text_part
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_gateways]
 
 NO_FUNDS = "4000000000009995"
 LINK = re.compile(r"http://[^\s\"]+/i/([^/\s\"]+)/")

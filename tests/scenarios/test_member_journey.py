@@ -14,7 +14,7 @@ from dues.ledger.check import ledger_check
 from dues.ops.jobs import bill
 from tests.factories import DECLINE_FUNDS, add_card, d, make_member, make_plan
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_gateways]
 
 
 def run_days(clock, location, gateway, days):

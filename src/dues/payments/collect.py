@@ -24,7 +24,7 @@ from dues.core.db import forbid_transaction
 from dues.core.outbox import Event, events_emit_bulk
 from dues.core.rows import rows_insert, rows_update
 from dues.ledger import chart
-from dues.payments.gateways.base import ChargeRequest, ChargeResult, Gateway
+from dues.payments.gateways.base import ChargeRequest, ChargeResult, Gateway, GatewayError
 from dues.payments.models import AttemptStatus, Payment, PaymentAttempt, PaymentMethod
 from dues.payments.services import IncomingPayment, payments_record
 
@@ -111,6 +111,7 @@ class Attempt(NamedTuple):
     currency: str
     token: str
     method_kind: str
+    customer: str
 
 
 ATTEMPT_FIELDS = [
@@ -124,6 +125,7 @@ ATTEMPT_FIELDS = [
     "currency",
     "payment_method__token",
     "payment_method__kind",
+    "payment_method__customer_reference",
 ]
 
 
@@ -168,10 +170,10 @@ def attempts_open(
         if not invoices:
             return []
         methods = {
-            payer: (pk, token, kind)
-            for payer, pk, token, kind in PaymentMethod.objects.usable_defaults()
+            payer: (pk, token, kind, customer)
+            for payer, pk, token, kind, customer in PaymentMethod.objects.usable_defaults()
             .filter(payer_id__in={row[1] for row in invoices})
-            .values_list("payer_id", "id", "token", "kind")
+            .values_list("payer_id", "id", "token", "kind", "customer_reference")
         }
         now = clock.now()
         part = amounts or {}
@@ -231,7 +233,7 @@ def attempts_open(
             attempt_count=F("attempt_count") + 1
         )
     return [
-        Attempt(pk, org_id, inv_id, m[0], n, key, due, cur, m[1], m[2])
+        Attempt(pk, org_id, inv_id, m[0], n, key, due, cur, m[1], m[2], m[3])
         for pk, (org_id, inv_id, m, n, key, due, cur) in zip(ids, opened, strict=True)
     ]
 
@@ -267,7 +269,12 @@ def attempts_send(attempts: Sequence[Attempt], *, clock: Clock, gateway: Gateway
 
 def _request(a: Attempt) -> ChargeRequest:
     return ChargeRequest(
-        idempotency_key=a.idempotency_key, token=a.token, amount=a.amount, currency=a.currency
+        idempotency_key=a.idempotency_key,
+        token=a.token,
+        amount=a.amount,
+        currency=a.currency,
+        organization_id=a.organization_id,
+        customer=a.customer,
     )
 
 
@@ -278,7 +285,12 @@ def attempts_record(
     clock: Clock,
 ) -> dict[str, int]:
     counts = {"succeeded": 0, "failed": 0, "unknown": 0}
-    known = {a.id: (a, r) for a, r in zip(attempts, results, strict=True) if r is not None}
+    # A pending result (a bank debit still clearing) is not an outcome yet.
+    known = {
+        a.id: (a, r)
+        for a, r in zip(attempts, results, strict=True)
+        if r is not None and not r.pending
+    }
     counts["unknown"] = len(attempts) - len(known)
     if not known:
         return counts
@@ -362,6 +374,22 @@ def attempts_record(
     return counts
 
 
+def attempts_settle(
+    keys: Sequence[str],
+    results: Sequence[ChargeResult],
+    *,
+    clock: Clock,
+    organization_id: int | None = None,
+) -> dict[str, int]:
+    """Record outcomes the gateway told us of (its events), for attempts still pending."""
+    by_key = dict(zip(keys, results, strict=True))
+    qs = PaymentAttempt.objects.filter(idempotency_key__in=by_key, status=AttemptStatus.PENDING)
+    if organization_id is not None:
+        qs = qs.filter(organization_id=organization_id)
+    pending = [Attempt(*row) for row in qs.values_list(*ATTEMPT_FIELDS)]
+    return attempts_record(pending, [by_key[a.idempotency_key] for a in pending], clock=clock)
+
+
 def attempts_resolve(
     *,
     clock: Clock,
@@ -380,10 +408,21 @@ def attempts_resolve(
         return {"succeeded": 0, "failed": 0, "unknown": 0}
     results: list[ChargeResult | None] = []
     for attempt in stuck:
-        result = gateway.lookup(attempt.idempotency_key)
+        request = _request(attempt)
+        try:
+            result = gateway.lookup(request)
+        except GatewayError:
+            results.append(None)  # ask again next time; never charge on a guess
+            continue
         if result is None:
             # The gateway never saw it: send the same key again; it cannot charge twice.
-            replay = gateway.charge_many([_request(attempt)])
-            result = replay[0] if replay[0] is not None else gateway.lookup(attempt.idempotency_key)
+            replay = gateway.charge_many([request])
+            if replay[0] is not None:
+                result = replay[0]
+            else:
+                try:
+                    result = gateway.lookup(request)
+                except GatewayError:
+                    result = None
         results.append(result)
     return attempts_record(stuck, results, clock=clock)

@@ -35,6 +35,9 @@ class PaymentMethod(OrgOwned):
     exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     mandate_reference = models.CharField(max_length=80, blank=True)
+    customer_reference = models.CharField(
+        max_length=80, blank=True, help_text="The gateway's customer the method is saved on."
+    )
     is_default = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField()
@@ -48,6 +51,10 @@ class PaymentMethod(OrgOwned):
                 fields=["payer"],
                 condition=models.Q(is_default=True, status="active"),
                 name="one_default_payment_method_per_payer",
+            ),
+            # A method saved twice (the page and the gateway's event racing) is one row.
+            models.UniqueConstraint(
+                fields=["organization", "gateway", "token"], name="payment_method_token_once"
             ),
             models.CheckConstraint(
                 condition=models.Q(last4__regex=r"^[0-9]{4}$"), name="payment_method_last4_digits"
@@ -201,3 +208,102 @@ class SandboxCharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {'ok' if self.succeeded else self.decline_code}"
+
+
+class GatewayCustomer(OrgOwned):
+    """A payer's customer record at a gateway (Stripe's ``cus_``), made once per payer."""
+
+    payer = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="gateway_customers")
+    gateway = models.CharField(max_length=20)
+    reference = models.CharField(max_length=80)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["payer", "gateway"], name="gateway_customer_once"),
+            models.UniqueConstraint(
+                fields=["gateway", "reference"], name="gateway_customer_reference_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.reference}"
+
+
+class GatewayAccount(OrgOwned):
+    """An organization's own keys at a gateway, encrypted (``dues.core.crypto``).
+
+    Without one, the keys come from the environment (one account for the whole install).
+    """
+
+    gateway = models.CharField(max_length=20, default="stripe")
+    publishable_key = models.CharField(max_length=200, blank=True)
+    secret_key_sealed = models.TextField(blank=True)
+    webhook_secret_sealed = models.TextField(blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "gateway"], name="gateway_account_once_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} account of {self.organization_id}"
+
+
+class GatewayEvent(models.Model):
+    """An event a gateway sent us, kept once per event id: a replay is answered, not redone."""
+
+    gateway = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=80)
+    organization = models.ForeignKey(
+        "core.Organization", on_delete=models.PROTECT, null=True, blank=True
+    )
+    type = models.CharField(max_length=80)
+    created = models.DateTimeField(help_text="When the gateway says the event happened.")
+    payload = models.JSONField()
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "event_id"], name="gateway_event_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"
+
+
+class Dispute(OrgOwned):
+    """A chargeback: the network took a payment back until the gym proves it was owed."""
+
+    class Status(models.TextChoices):
+        NEEDS_RESPONSE = "needs_response", "Needs response"
+        UNDER_REVIEW = "under_review", "Under review"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    reference = models.CharField(max_length=80, unique=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=60)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    gateway_status = models.CharField(max_length=40)
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The gateway time of the newest event applied: an older event changes nothing.
+    gateway_updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="dispute_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.reference} ({self.status})"

@@ -37,6 +37,7 @@ def payment_method_add(
     exp_month: int | None = None,
     exp_year: int | None = None,
     mandate_reference: str = "",
+    customer_reference: str = "",
     gateway: str = "sandbox",
     make_default: bool = True,
 ) -> PaymentMethod:
@@ -69,6 +70,7 @@ def payment_method_add(
             exp_month=exp_month,
             exp_year=exp_year,
             mandate_reference=mandate_reference,
+            customer_reference=customer_reference,
             is_default=make_default or not has_default.exists(),
             created_at=now,
             updated_at=now,
@@ -94,6 +96,18 @@ def payment_method_detach(*, method: PaymentMethod, clock: Clock) -> None:
         method.is_default = False
         method.updated_at = clock.now()
         method.save(update_fields=["status", "is_default", "updated_at"])
+        events_emit_bulk(
+            [
+                event_build(
+                    organization_id=method.organization_id,
+                    topic="payment_method.removed",
+                    aggregate_type="payment_method",
+                    aggregate_id=method.pk,
+                    payload={"payer_id": method.payer_id, "payment_method_id": method.pk},
+                    clock=clock,
+                )
+            ]
+        )
 
 
 def payment_method_set_default(*, method: PaymentMethod, clock: Clock) -> PaymentMethod:

@@ -42,12 +42,21 @@ def payment_methods_refresh(
     changed = [m for m in cards if m.token in updates]
     if not changed:
         return 0
+    for m in changed:
+        m.exp_month, m.exp_year = updates[m.token]
+    renewals_save(changed, clock=clock)
+    return len(changed)
+
+
+def renewals_save(methods: list[PaymentMethod], *, clock: Clock) -> None:
+    """Save cards the issuer renewed (new expiry, maybe new last four) and say so.
+
+    ``updated_at`` moves, which is what dunning reads to retry open invoices at once."""
     now = clock.now()
     with transaction.atomic():
-        for m in changed:
-            m.exp_month, m.exp_year = updates[m.token]
+        for m in methods:
             m.updated_at = now
-        PaymentMethod.objects.bulk_update(changed, ["exp_month", "exp_year", "updated_at"])
+        PaymentMethod.objects.bulk_update(methods, ["exp_month", "exp_year", "last4", "updated_at"])
         events_emit_bulk(
             event_build(
                 organization_id=m.organization_id,
@@ -59,10 +68,10 @@ def payment_methods_refresh(
                     "payer_id": m.payer_id,
                     "exp_month": m.exp_month,
                     "exp_year": m.exp_year,
+                    "last4": m.last4,
                     "source": "account_updater",
                 },
                 clock=clock,
             )
-            for m in changed
+            for m in methods
         )
-    return len(changed)

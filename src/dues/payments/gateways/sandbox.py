@@ -224,12 +224,18 @@ class SandboxGateway(Gateway):
             for r in requests
         ]
 
-    def lookup(self, idempotency_key: str) -> ChargeResult | None:
-        row = _charges([idempotency_key]).get(idempotency_key)
+    def lookup(self, request: ChargeRequest) -> ChargeResult | None:
+        row = _charges([request.idempotency_key]).get(request.idempotency_key)
         return _result(row) if row else None
 
     def refund(
-        self, *, idempotency_key: str, charge_reference: str, amount: int, currency: str
+        self,
+        *,
+        idempotency_key: str,
+        charge_reference: str,
+        amount: int,
+        currency: str,
+        organization_id: int | None = None,
     ) -> RefundResult:
         updated = SandboxCharge.objects.filter(
             reference=charge_reference,
