@@ -175,17 +175,17 @@ class FakeStripe:
             return 401, _error(
                 "invalid_request_error", f"Invalid API Key provided: {key[:8]}****", ""
             )
-        route = (verb, re.sub(r"/(cus|seti|pi|pm|ch|re)_[A-Za-z0-9]+", r"/\1_ID", path))
+        route = (verb, re.sub(r"^(/v1/\w+)/(?!search$)[^/]+$", r"\1/ID", path))
         ident = path.rsplit("/", 1)[-1]
         handlers = {
             ("POST", "/v1/customers"): self.customer_create,
             ("POST", "/v1/setup_intents"): self.setup_intent_create,
-            ("GET", "/v1/setup_intents/seti_ID"): lambda p: self._get(self.setup_intents, ident),
-            ("GET", "/v1/payment_methods/pm_ID"): lambda p: (200, self.method(ident)),
+            ("GET", "/v1/setup_intents/ID"): lambda p: self._get(self.setup_intents, ident),
+            ("GET", "/v1/payment_methods/ID"): lambda p: (200, self.method(ident)),
             ("POST", "/v1/payment_intents"): self.intent_create,
             ("GET", "/v1/payment_intents/search"): self.intent_search,
-            ("GET", "/v1/payment_intents/pi_ID"): lambda p: self._get(self.intents, ident),
-            ("GET", "/v1/charges/ch_ID"): lambda p: self._get(self.charges, ident),
+            ("GET", "/v1/payment_intents/ID"): lambda p: self._get(self.intents, ident),
+            ("GET", "/v1/charges/ID"): lambda p: self._get(self.charges, ident),
             ("POST", "/v1/refunds"): self.refund_create,
         }
         handler = handlers.get(route)

@@ -155,7 +155,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {
-        "TimelineKindEnum": ["message", "payment_attempt", "restriction", "dunning_case"],
+        "TimelineKindEnum": [
+            "message",
+            "payment_attempt",
+            "restriction",
+            "dunning_case",
+            "dispute",
+        ],
         "PaymentMethodKindEnum": "dues.payments.models.PaymentMethod.Kind",
     },
 }

@@ -32,7 +32,9 @@ from dues.billing.models import (
     SubscriptionAddOn,
 )
 from dues.catalog.models import AddOn, Coupon, Plan, TaxRate
+from dues.core.crypto import secret_open, secret_seal
 from dues.core.models import Location, Organization, OutboxDelivery, OutboxEvent, Sequence
+from dues.crm.models import Task
 from dues.dunning.models import (
     DunningCase,
     DunningPolicy,
@@ -49,7 +51,17 @@ from dues.dunning.models import (
 from dues.ledger.models import Account, JournalEntry, JournalLine
 from dues.members.models import EmergencyContact, Member, MemberNote, MemberStatusChange
 from dues.notify.models import Message
-from dues.payments.models import Payment, PaymentAttempt, PaymentMethod, Refund, SandboxCharge
+from dues.payments.models import (
+    Dispute,
+    GatewayAccount,
+    GatewayCustomer,
+    GatewayEvent,
+    Payment,
+    PaymentAttempt,
+    PaymentMethod,
+    Refund,
+    SandboxCharge,
+)
 from dues.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -75,6 +87,9 @@ READ_ONLY = [
     Payment,
     Refund,
     SandboxCharge,
+    GatewayCustomer,
+    GatewayEvent,
+    Dispute,
     JournalEntry,
     JournalLine,
     IdempotentRequest,
@@ -95,7 +110,13 @@ NO_DELETE = [
     PaymentPlan,
     Experiment,
     WebhookDelivery,
+    GatewayAccount,
+    Task,
 ]
+
+# The world's Stripe keys: they must never appear on a page.
+SECRET_KEY = "sk_test_51Hworld0000secret9876"
+WEBHOOK_SECRET = "whsec_world0000signing5432"
 
 
 def url(model: type[models.Model], view: str, *args: Any) -> str:
@@ -119,6 +140,8 @@ class World:
     invoice: Invoice
     payment_method: PaymentMethod
     api_key: ApiKey
+    gateway_account: GatewayAccount
+    task: Task
 
 
 @pytest.fixture
@@ -334,6 +357,50 @@ def world(db: None) -> World:
         reference="sbx_ch_1",
         created_at=now,
     )
+    GatewayCustomer.objects.create(
+        organization=org, payer=payer, gateway="stripe", reference="cus_Anna123", created_at=now
+    )
+    gateway_account = GatewayAccount.objects.create(
+        organization=org,
+        publishable_key="pk_test_world",
+        secret_key_sealed=secret_seal(SECRET_KEY),
+        webhook_secret_sealed=secret_seal(WEBHOOK_SECRET),
+        updated_at=now,
+    )
+    GatewayEvent.objects.create(
+        gateway="stripe",
+        event_id="evt_1Dispute",
+        organization=org,
+        type="charge.dispute.created",
+        created=now,
+        payload={"id": "evt_1Dispute", "data": {"object": {"id": "dp_1Anna"}}},
+        received_at=now,
+        outcome="dispute needs_response",
+    )
+    dispute = Dispute.objects.create(
+        organization=org,
+        payment=payment,
+        reference="dp_1Anna",
+        amount=44900,
+        currency="SEK",
+        reason="fraudulent",
+        status="needs_response",
+        gateway_status="needs_response",
+        evidence_due_by=now + timedelta(days=7),
+        opened_at=now,
+        gateway_updated_at=now,
+    )
+    task = Task.objects.create(
+        organization=org,
+        member=payer,
+        kind="dispute_response",
+        title="Answer dispute dp_1Anna (fraudulent) before the deadline",
+        detail={"dispute_id": dispute.pk, "evidence": {"invoice": {"number": "INV-1"}}},
+        due_at=dispute.evidence_due_by,
+        source_type="dispute",
+        source_id=dispute.pk,
+        created_at=now,
+    )
 
     receivable = Account.objects.create(
         organization=org, code="1100", name="Receivable", type="asset"
@@ -469,7 +536,19 @@ def world(db: None) -> World:
             created_at=now,
         )
 
-    return World(org, other_org, location, payer, plan, draft, invoice, payment_method, api_key)
+    return World(
+        org,
+        other_org,
+        location,
+        payer,
+        plan,
+        draft,
+        invoice,
+        payment_method,
+        api_key,
+        gateway_account,
+        task,
+    )
 
 
 class _FormFields(HTMLParser):
@@ -597,6 +676,15 @@ def test_site_header() -> None:
         (JournalLine, "Svensson"),
         (OutboxEvent, "member.created"),
         (ApiKey, "dk_abcd"),
+        (GatewayCustomer, "cus_Anna123"),
+        (GatewayCustomer, "Svensson"),
+        (GatewayEvent, "evt_1Dispute"),
+        (GatewayEvent, "charge.dispute"),
+        (Dispute, "dp_1Anna"),
+        (Dispute, "RCPT-77"),
+        (Dispute, "M000001"),
+        (Task, "dp_1Anna"),
+        (Task, "Svensson"),
     ],
 )
 def test_search_finds_the_row(admin_client: Any, world: World, model: Any, query: str) -> None:
@@ -1010,3 +1098,149 @@ def test_experiment_shows_results_and_refuses_a_second_running_one(
         ("a", world.org.pk),
         ("b", world.org.pk),
     ]
+
+
+# --- gateway keys: typed in once, stored sealed, never shown again ------------------------------
+
+
+@pytest.mark.django_db
+def test_gateway_account_add_seals_the_keys(admin_client: Any, world: World) -> None:
+    page = url(GatewayAccount, "add")
+    data = form_data(
+        admin_client,
+        page,
+        organization=str(world.other_org.pk),
+        gateway="stripe",
+        publishable_key="pk_test_other",
+        secret_key="sk_test_other0000key1234",
+        webhook_secret="whsec_other0000sig5678",
+    )
+    response = admin_client.post(page, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    account = GatewayAccount.objects.get(organization=world.other_org)
+    assert account.publishable_key == "pk_test_other"
+    assert account.updated_at is not None
+    assert "sk_test_other0000key1234" not in account.secret_key_sealed
+    assert "whsec_other0000sig5678" not in account.webhook_secret_sealed
+    assert secret_open(account.secret_key_sealed) == "sk_test_other0000key1234"
+    assert secret_open(account.webhook_secret_sealed) == "whsec_other0000sig5678"
+
+    listing = admin_client.get(url(GatewayAccount, "changelist")).content.decode()
+    assert "set (…1234)" in listing
+    assert "set (…5678)" in listing
+    assert "sk_test_other0000key1234" not in listing
+
+
+@pytest.mark.django_db
+def test_gateway_account_add_needs_a_secret_key_of_the_right_kind(
+    admin_client: Any, world: World
+) -> None:
+    page = url(GatewayAccount, "add")
+    data = form_data(admin_client, page, organization=str(world.other_org.pk), gateway="stripe")
+    response = admin_client.post(page, data)
+    assert response.status_code == 200
+    assert "secret_key" in response.context["adminform"].form.errors
+    data.update(secret_key="pk_test_oops", webhook_secret="sk_test_oops")
+    response = admin_client.post(page, data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert {"secret_key", "webhook_secret"} <= set(errors)
+    assert "pk_test_oops" not in response.content.decode()  # not even rendered back
+    assert not GatewayAccount.objects.filter(organization=world.other_org).exists()
+
+
+@pytest.mark.django_db
+def test_gateway_account_change_page_never_shows_the_secrets(
+    admin_client: Any, world: World
+) -> None:
+    page = admin_client.get(url(GatewayAccount, "change", world.gateway_account.pk))
+    html = page.content.decode()
+    assert SECRET_KEY not in html
+    assert WEBHOOK_SECRET not in html
+    assert world.gateway_account.secret_key_sealed not in html
+    assert world.gateway_account.webhook_secret_sealed not in html
+    assert "set (…9876)" in html
+    assert "set (…5432)" in html
+    assert 'type="password"' in html
+    fields = _FormFields()
+    fields.feed(html)
+    assert fields.data["secret_key"] == fields.data["webhook_secret"] == [""]
+    assert "secret_key_sealed" not in fields.data
+    assert "organization" not in fields.data  # fixed once chosen
+    assert "gateway" not in fields.data
+
+
+@pytest.mark.django_db
+def test_gateway_account_blank_keys_on_change_keep_the_stored_ones(
+    admin_client: Any, world: World
+) -> None:
+    account = world.gateway_account
+    before = (account.secret_key_sealed, account.webhook_secret_sealed, account.updated_at)
+    page = url(GatewayAccount, "change", account.pk)
+    data = form_data(admin_client, page, publishable_key="pk_live_new")
+    assert data["secret_key"] == data["webhook_secret"] == ""
+    assert admin_client.post(page, data).status_code == 302
+    account.refresh_from_db()
+    assert account.publishable_key == "pk_live_new"
+    assert (account.secret_key_sealed, account.webhook_secret_sealed) == before[:2]
+    assert account.updated_at > before[2]
+
+    data = form_data(admin_client, page, webhook_secret="whsec_rolled0000new1111")
+    assert admin_client.post(page, data).status_code == 302
+    account.refresh_from_db()
+    assert secret_open(account.secret_key_sealed) == SECRET_KEY
+    assert secret_open(account.webhook_secret_sealed) == "whsec_rolled0000new1111"
+
+
+# --- staff tasks --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_task_shows_its_evidence_and_takes_a_new_title_and_due_date(
+    admin_client: Any, world: World
+) -> None:
+    page = url(Task, "change", world.task.pk)
+    html = admin_client.get(page).content.decode()
+    assert "<pre" in html
+    assert "&quot;number&quot;: &quot;INV-1&quot;" in html  # the detail, pretty-printed
+    data = form_data(
+        admin_client,
+        page,
+        title="Send the signed contract",
+        due_at_0="2040-01-31",
+        due_at_1="09:00:00",
+        status="done",
+        kind="follow_up",
+    )
+    assert set(_editable(data)) == {"title", "due_at_0", "due_at_1"}
+    assert admin_client.post(page, data).status_code == 302
+    world.task.refresh_from_db()
+    assert world.task.title == "Send the signed contract"
+    assert world.task.due_at is not None
+    assert world.task.due_at.date() == date(2040, 1, 31)
+    assert (world.task.status, world.task.kind) == ("open", "dispute_response")
+
+
+def _editable(data: dict[str, Any]) -> list[str]:
+    form_machinery = {"csrfmiddlewaretoken", "_save", "status", "kind"}
+    return [name for name in data if name not in form_machinery]
+
+
+@pytest.mark.django_db
+def test_task_mark_done_action(admin_client: Any, world: World) -> None:
+    changelist = admin_client.get(url(Task, "changelist")).content.decode()
+    assert "Mark done" in changelist
+    response = admin_client.post(
+        url(Task, "changelist"), {"action": "mark_done", "_selected_action": [world.task.pk]}
+    )
+    assert response.status_code == 302
+    world.task.refresh_from_db()
+    assert world.task.status == "done"
+    assert world.task.done_at is not None
+    done_at = world.task.done_at
+
+    admin_client.post(
+        url(Task, "changelist"), {"action": "mark_done", "_selected_action": [world.task.pk]}
+    )
+    world.task.refresh_from_db()
+    assert world.task.done_at == done_at  # already done: left as it was

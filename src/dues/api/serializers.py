@@ -126,7 +126,7 @@ class OrgRelatedField(serializers.PrimaryKeyRelatedField[Any]):
 class TimelineEntrySerializer(serializers.Serializer[Any]):
     at = serializers.DateTimeField()
     kind = serializers.ChoiceField(
-        choices=["message", "payment_attempt", "restriction", "dunning_case"]
+        choices=["message", "payment_attempt", "restriction", "dunning_case", "dispute"]
     )
     summary = serializers.CharField()
     detail = serializers.DictField()

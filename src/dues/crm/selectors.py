@@ -1,5 +1,5 @@
-"""A member's timeline: every message, payment attempt, restriction and dunning case,
-newest first, so staff see at a glance what the member was told and what happened."""
+"""A member's timeline: every message, payment attempt, restriction, dunning case and
+payment dispute, newest first, so staff see at a glance what the member was told and what happened."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from dues.billing.models import Restriction
 from dues.dunning.models import DunningCase
 from dues.members.models import Member
 from dues.notify.models import Message
-from dues.payments.models import PaymentAttempt
+from dues.payments.models import Dispute, PaymentAttempt
 
 
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    kind: str  # message, payment_attempt, restriction, dunning_case
+    kind: str  # message, payment_attempt, restriction, dunning_case, dispute
     summary: str
     detail: dict[str, Any]
 
@@ -108,6 +108,36 @@ def member_timeline(member: Member, *, limit: int = 200) -> list[Entry]:
                     "dunning_case",
                     f"Invoice {c.invoice.number}: {c.get_status_display()}",
                     {"id": c.pk, "invoice_id": c.invoice_id, "status": c.status},
+                )
+            )
+    disputes = Dispute.objects.filter(payment__payer=member).order_by("-opened_at", "-id")
+    for dispute in disputes[:limit]:
+        detail = {
+            "id": dispute.pk,
+            "payment_id": dispute.payment_id,
+            "reference": dispute.reference,
+            "amount": dispute.amount,
+            "currency": dispute.currency,
+            "reason": dispute.reason,
+            "status": dispute.status,
+            "evidence_due_by": dispute.evidence_due_by,
+            "closed_at": dispute.closed_at,
+        }
+        entries.append(
+            Entry(
+                dispute.opened_at,
+                "dispute",
+                f"Payment disputed: {dispute.reason} ({dispute.get_status_display()})",
+                detail,
+            )
+        )
+        if dispute.closed_at:
+            entries.append(
+                Entry(
+                    dispute.closed_at,
+                    "dispute",
+                    f"Payment dispute {dispute.get_status_display().lower()}: {dispute.reason}",
+                    detail,
                 )
             )
     entries.sort(key=lambda e: e.at, reverse=True)

@@ -61,8 +61,17 @@ HARD_CODES = frozenset(
     }
 )
 # "no_payment_method": the invoice fell due with no card on file; also waits for one.
+# "authentication_required": the bank wants the member present (3-D Secure); they pay
+# through the invoice link or save a card again, so it waits for them the same way.
 EXPIRED_CODES = frozenset(
-    {"expired_card", "54", "invalid_expiry_year", "invalid_expiry_month", "no_payment_method"}
+    {
+        "expired_card",
+        "54",
+        "invalid_expiry_year",
+        "invalid_expiry_month",
+        "no_payment_method",
+        "authentication_required",
+    }
 )
 FUNDS_CODES = frozenset(
     {

@@ -133,8 +133,8 @@ def totals_settle(totals: dict[str, int], resolved: dict[str, int]) -> None:
     """Count attempts settled by ``attempts_resolve`` after a run: each one settled was an
     unknown outcome of this run."""
     for outcome, n in resolved.items():
-        totals[outcome] += n
-        if outcome != "unknown":
+        if outcome != "unknown":  # still unknown ones were counted when sent
+            totals[outcome] += n
             totals["unknown"] -= n
 
 
