@@ -235,6 +235,9 @@ class FakeStripe:
     def setup_confirm(self, seti_id: str, pm_id: str) -> dict[str, Any]:
         """What Stripe's hosted fields do when the member saves a method."""
         seti = self.setup_intents[seti_id]
+        if pm_id in STRIPE_TEST_METHODS:
+            # Like Stripe, a test method's shortcut makes a new method each time.
+            pm_id = self.card(STRIPE_TEST_METHODS[pm_id])
         pm = self.method(pm_id)
         pm["customer"] = seti["customer"]
         seti.update(status="succeeded", payment_method=pm_id)

@@ -112,7 +112,8 @@ def test_sepa_mandate_is_saved_and_its_charge_stays_pending_until_stripe_says(
     member = make_member(org, clock)
     method = saved(member, clock, stripe_api, stripe_gw, "pm_sepa_debit", kinds=("sepa_debit",))
     assert method.kind == PaymentMethod.Kind.SEPA_DEBIT
-    assert method.last4 == "3000" and method.mandate_reference.startswith("mandate_")
+    assert method.last4 == "3000"
+    assert method.mandate_reference.startswith("mandate_")
     subscription_create(
         member=member,
         plan=make_plan(org),
@@ -137,7 +138,7 @@ def test_charge_succeeds_with_our_key_as_idempotency_key(
     bill(as_of=d("2026-01-15"), clock=clock, gateway=stripe_gw)
     attempt = PaymentAttempt.objects.get()
     assert attempt.status == AttemptStatus.SUCCEEDED
-    [(verb, path, params, headers)] = [
+    [(_verb, _path, params, headers)] = [
         r for r in stripe_api.requests if r[1] == "/v1/payment_intents"
     ]
     assert headers["idempotency-key"] == attempt.idempotency_key
@@ -216,7 +217,8 @@ def test_sdk_retry_after_a_lost_reply_is_answered_from_stripes_idempotency(
     bill(as_of=d("2026-01-15"), clock=clock, gateway=gateway)
     assert PaymentAttempt.objects.get().status == AttemptStatus.SUCCEEDED
     sent = [r for r in stripe_api.requests if r[1] == "/v1/payment_intents"]
-    assert len(sent) == 2 and sent[0][3]["idempotency-key"] == sent[1][3]["idempotency-key"]
+    assert len(sent) == 2
+    assert sent[0][3]["idempotency-key"] == sent[1][3]["idempotency-key"]
     assert len(stripe_api.intents) == 1
 
 
@@ -224,7 +226,8 @@ def test_replaying_a_key_returns_the_first_answer(org, clock, stripe_api, stripe
     request = ChargeRequest("inv_900_1", "pm_card_visa", 4900, "SEK", organization_id=org.pk)
     first = stripe_gw.charge(request)
     again = stripe_gw.charge(request)
-    assert first == again and first.succeeded
+    assert first == again
+    assert first.succeeded
     assert len(stripe_api.intents) == 1
     assert stripe_gw.lookup(request) == first
     # The same key with other parameters is refused, not charged.
@@ -267,7 +270,8 @@ def test_refunds_in_part_and_in_full_and_stripe_refuses_beyond_the_charge(
     part = refund_create(
         payment=payment, amount=20000, reason="Moved away", clock=clock, gateway=stripe_gw
     )
-    assert part.status == "succeeded" and part.gateway_reference.startswith("re_")
+    assert part.status == "succeeded"
+    assert part.gateway_reference.startswith("re_")
     charge = stripe_api.charges[stripe_api.intents[payment.gateway_reference]["latest_charge"]]
     assert charge["amount_refunded"] == 20000
     refund_request = [r for r in stripe_api.requests if r[1] == "/v1/refunds"][-1]
@@ -296,7 +300,8 @@ def test_organization_keys_are_used_sealed_at_rest_and_never_logged(
         updated_at=clock.now(),
     )
     row = GatewayAccount.objects.get()
-    assert own_key not in row.secret_key_sealed and secret_open(row.secret_key_sealed) == own_key
+    assert own_key not in row.secret_key_sealed
+    assert secret_open(row.secret_key_sealed) == own_key
     caplog.set_level(logging.DEBUG)
     logging.getLogger("stripe").setLevel(logging.DEBUG)
     gateway = StripeGateway(max_network_retries=0)

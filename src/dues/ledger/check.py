@@ -15,7 +15,7 @@ from dues.billing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus,
 from dues.ledger import chart
 from dues.ledger.models import Account, JournalEntry, JournalLine
 from dues.members.models import Member
-from dues.payments.models import AttemptStatus, Payment, PaymentAttempt, Refund
+from dues.payments.models import AttemptStatus, Dispute, Payment, PaymentAttempt, Refund
 
 Violation = str
 
@@ -185,6 +185,42 @@ def refunds_consistent() -> list[Violation]:
     return out
 
 
+def disputes_posted() -> list[Violation]:
+    """Each chargeback has the entries its state needs, and what the network holds
+    (the disputed account) is exactly the open chargebacks."""
+    out: list[Violation] = []
+    posted = set(
+        JournalEntry.objects.filter(source_type="dispute").values_list("kind", "source_id")
+    )
+    held: dict[tuple[int, str], int] = defaultdict(int)
+    needs: dict[str, set[str]] = {
+        Dispute.Status.WON: {"dispute_withdrawn", "dispute_won"},
+        Dispute.Status.LOST: {"dispute_withdrawn", "dispute_lost"},
+    }
+    chargebacks = Dispute.objects.exclude(gateway_status__startswith="warning_")
+    for pk, org, status, amount, cur in chargebacks.values_list(
+        "pk", "organization_id", "status", "amount", "currency"
+    ):
+        for kind in needs.get(status, {"dispute_withdrawn"}):
+            if (kind, pk) not in posted:
+                out.append(f"dispute {pk} ({status}) has no {kind} entry")
+        if status not in needs:
+            held[(org, cur)] += amount
+    balances = (
+        JournalLine.objects.filter(account__code=chart.DISPUTED)
+        .values("organization_id", "currency")
+        .annotate(total=Sum("amount"))
+    )
+    seen = {(b["organization_id"], b["currency"]): b["total"] for b in balances}
+    for key in set(seen) | set(held):
+        if seen.get(key, 0) != held.get(key, 0):
+            out.append(
+                f"organization {key[0]}: disputed account holds {seen.get(key, 0)} {key[1]}, "
+                f"open chargebacks are {held.get(key, 0)}"
+            )
+    return out
+
+
 def lines_reference_their_organization() -> list[Violation]:
     """Each journal line's entry, account and member exist and belong to the line's own
     organization (the columns carry no per-row constraint; see JournalLine)."""
@@ -212,6 +248,7 @@ CHECKS: dict[str, Callable[[], list[Violation]]] = {
     "numbers have no gaps": numbering_gapless,
     "receivables match open invoices": receivables_match,
     "refunds match payments": refunds_consistent,
+    "disputes are posted": disputes_posted,
 }
 
 
