@@ -1,5 +1,6 @@
 """A member's timeline: every message, payment attempt, restriction, dunning case and
-payment dispute, newest first, so staff see at a glance what the member was told and what happened."""
+payment dispute, newest first, so staff see at a glance what the member was told and
+what happened."""
 
 from __future__ import annotations
 

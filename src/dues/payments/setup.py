@@ -62,13 +62,26 @@ def payment_setup_start(
 
 
 def payment_setup_finish(
-    *, organization_id: int, reference: str, gateway: Gateway, clock: Clock
+    *,
+    organization_id: int,
+    reference: str,
+    gateway: Gateway,
+    clock: Clock,
+    payer: Member | None = None,
 ) -> PaymentMethod:
-    """Save the method a finished setup made, once; it becomes the payer's default."""
+    """Save the method a finished setup made, once; it becomes the payer's default. With
+    ``payer`` (a page the member reached), the setup must be that payer's own."""
     forbid_transaction("asking the gateway about a setup")
     saved = gateway.setup_result(reference=reference, organization_id=organization_id)
     if saved is None:
         raise PaymentError({"setup": "the card or mandate has not been saved yet"})
+    if (
+        payer is not None
+        and not GatewayCustomer.objects.filter(
+            payer=payer, gateway=gateway.name, reference=saved.customer
+        ).exists()
+    ):
+        raise PaymentError({"setup": "this setup belongs to another payer"})
     return payment_method_save(
         organization_id=organization_id, saved=saved, gateway=gateway.name, clock=clock
     )

@@ -19,10 +19,12 @@ from dues.billing.models import Invoice, InvoiceStatus
 from dues.core.clock import SystemClock
 from dues.members.models import Member
 from dues.notify.render import date_text, message_language, money_text
-from dues.payments.gateways.base import gateway_get
+from dues.payments.gateways.base import Gateway, GatewayError, gateway_get
 from dues.payments.gateways.sandbox import SandboxCardError
 from dues.payments.links import card_link_read
+from dues.payments.models import PaymentMethod
 from dues.payments.services import PaymentError
+from dues.payments.setup import payment_setup_finish, payment_setup_start
 from dues.portal.forms import CardForm
 from dues.portal.services import (
     card_add_from_form,
@@ -36,6 +38,40 @@ CLOCK = SystemClock()
 
 def _declined_recently() -> str:
     return _("This card was declined recently. Please add another card.")
+
+
+def _hosted_setup(
+    request: HttpRequest, payer: Member, gateway: Gateway, language: str
+) -> tuple[dict[str, str] | None, PaymentMethod | None, str]:
+    """For a gateway with its own card fields: save what the member finished there (the
+    gateway sends them back with ``?setup_intent=``), and start the next setup for the
+    page. Returns (the fields' settings, the method saved, an error to show)."""
+    if not gateway.hosted_fields:
+        return None, None, ""
+    saved, error = None, ""
+    reference = request.GET.get("setup_intent", "")
+    if reference:
+        try:
+            saved = payment_setup_finish(
+                organization_id=payer.organization_id,
+                reference=reference,
+                gateway=gateway,
+                clock=CLOCK,
+                payer=payer,
+            )
+        except (PaymentError, GatewayError):
+            error = _("The card could not be saved. Please try again.")
+    location = payer.home_location
+    currency = location.currency if location else payer.organization.default_currency
+    kinds = ("card", "sepa_debit") if currency == "EUR" else ("card",)
+    start = payment_setup_start(payer=payer, gateway=gateway, clock=CLOCK, kinds=kinds)
+    fields = {
+        "publishable_key": start.publishable_key,
+        "client_secret": start.client_secret,
+        "return_url": request.build_absolute_uri(request.path),
+        "locale": language,
+    }
+    return fields, saved, error
 
 
 def _invalid(request: HttpRequest, expired: bool) -> HttpResponse:
@@ -90,9 +126,19 @@ def _invoice_page(
 ) -> HttpResponse:
     form = CardForm()
     result: dict[str, Any] = {}
+    gateway = gateway_get()
+    hosted, fresh, error = (
+        _hosted_setup(request, payer, gateway, language)
+        if invoice.status == InvoiceStatus.OPEN
+        else (None, None, "")
+    )
+    if error:
+        result = {"error": error}
+    if fresh is not None and invoice.status == InvoiceStatus.OPEN:
+        result = _paid(invoice_pay_now(invoice=invoice, clock=CLOCK, gateway=gateway))
+        invoice.refresh_from_db()
     card = saved_card(payer)
     if request.method == "POST" and invoice.status == InvoiceStatus.OPEN:
-        gateway = gateway_get()
         if request.POST.get("action") == "pay" and card is not None:
             if saved_card_allowed(card, CLOCK):
                 result = _paid(invoice_pay_now(invoice=invoice, clock=CLOCK, gateway=gateway))
@@ -127,6 +173,7 @@ def _invoice_page(
         "paid": invoice.status == InvoiceStatus.PAID,
         "card": f"{card.brand.title()} •••• {card.last4}" if usable and card else "",
         "form": form,
+        "hosted": hosted,
         **result,
     }
     return render(request, "portal/invoice.html", context)
@@ -151,8 +198,9 @@ def card_page(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse
     language = message_language(member, member.home_location)
     with translation.override(language):
         form = CardForm()
-        saved = False
-        if request.method == "POST":
+        hosted, fresh, error = _hosted_setup(request, member, gateway_get(), language)
+        saved = fresh is not None
+        if request.method == "POST" and hosted is None:
             form = CardForm(request.POST)
             if form.is_valid():
                 try:
@@ -170,5 +218,7 @@ def card_page(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse
                 "card": f"{card.brand.title()} •••• {card.last4}" if card else "",
                 "form": form,
                 "saved": saved,
+                "hosted": hosted,
+                "error": error,
             },
         )

@@ -82,6 +82,8 @@ class Gateway:
     name: ClassVar[str] = "base"
     # Concurrent requests the provider accepts from us; charge_many never exceeds it.
     max_concurrency: ClassVar[int] = 8
+    # Cards are typed into the gateway's own fields (customer_create, setup_start, ...).
+    hosted_fields: ClassVar[bool] = False
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         raise NotImplementedError

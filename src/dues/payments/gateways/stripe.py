@@ -123,6 +123,7 @@ class StripeGateway(Gateway):
     # Stripe's live API allows 100 requests a second per account; a handful in flight
     # keeps well under it while a billing run still overlaps network waits.
     max_concurrency: ClassVar[int] = 8
+    hosted_fields: ClassVar[bool] = True
 
     def __init__(self, *, api_base: str | None = None, max_network_retries: int = 2) -> None:
         self.api_base = api_base if api_base is not None else settings.DUES_STRIPE_API_BASE
