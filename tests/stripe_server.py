@@ -534,7 +534,7 @@ def stripe_server(keys: set[str]) -> Iterator[FakeStripe]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.fake = FakeStripe(keys)
     server.fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server.fake

@@ -370,7 +370,7 @@ def world(db: None) -> World:
     GatewayEvent.objects.create(
         gateway="stripe",
         event_id="evt_1Dispute",
-        organization=org,
+        endpoint=org.slug,
         type="charge.dispute.created",
         created=now,
         payload={"id": "evt_1Dispute", "data": {"object": {"id": "dp_1Anna"}}},

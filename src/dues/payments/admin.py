@@ -409,16 +409,22 @@ class GatewayAccountAdmin(OrgOwnedAdmin):
 class GatewayEventAdmin(ReadOnlyModelAdmin):
     """Each event a gateway sent, once, with what we did with it."""
 
-    list_display = ("event_id", "type", "gateway", "organization", "outcome", "received_at")
-    list_select_related = ("organization",)
+    list_display = (
+        "event_id",
+        "type",
+        "gateway",
+        "endpoint",
+        "outcome",
+        "received_at",
+    )
     search_fields = ("=event_id", "type")
     search_help_text = _("Event id (evt_…) or type, e.g. charge.dispute.created.")
-    list_filter = ("gateway", "organization")
+    list_filter = ("gateway", "endpoint")
     date_hierarchy = "received_at"
     fields = (
         "gateway",
         "event_id",
-        "organization",
+        "endpoint",
         "type",
         "created",
         "received_at",

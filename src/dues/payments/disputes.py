@@ -84,15 +84,12 @@ def dispute_apply(
             Task.objects.filter(
                 source_type="dispute", source_id=dispute.pk, status=Task.Status.OPEN
             ).update(status=Task.Status.DONE, done_at=clock.now())
-        topic = (
-            "dispute.opened"
-            if created and status not in CLOSED
-            else "dispute.closed"
-            if status in CLOSED
-            else "dispute.updated"
-        )
-        if created or before != status:
-            events_emit_bulk([_event(dispute, topic, clock)])
+        if status in CLOSED:
+            events_emit_bulk([_event(dispute, "dispute.closed", clock)])
+        elif created:
+            events_emit_bulk([_event(dispute, "dispute.opened", clock)])
+        elif before != status:
+            events_emit_bulk([_event(dispute, "dispute.updated", clock)])
     return f"dispute {dispute.status}"
 
 

@@ -258,9 +258,10 @@ class GatewayEvent(models.Model):
 
     gateway = models.CharField(max_length=20)
     event_id = models.CharField(max_length=80)
-    organization = models.ForeignKey(
-        "core.Organization", on_delete=models.PROTECT, null=True, blank=True
-    )
+    # Like SandboxCharge, the gateway's record, kept before anything in it is trusted; so
+    # not owned by a gym. It notes which gym's own endpoint received it ("" for the
+    # install's account).
+    endpoint = models.CharField(max_length=80, blank=True)
     type = models.CharField(max_length=80)
     created = models.DateTimeField(help_text="When the gateway says the event happened.")
     payload = models.JSONField()

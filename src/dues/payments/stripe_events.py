@@ -97,7 +97,7 @@ def stripe_event_receive(
                 row = GatewayEvent.objects.create(
                     gateway=GATEWAY,
                     event_id=event_id,
-                    organization=organization,
+                    endpoint=organization.slug if organization is not None else "",
                     type=type_,
                     created=created,
                     payload=event,

@@ -63,7 +63,8 @@ def _hosted_setup(
             error = _("The card could not be saved. Please try again.")
     location = payer.home_location
     currency = location.currency if location else payer.organization.default_currency
-    kinds = ("card", "sepa_debit") if currency == "EUR" else ("card",)
+    # Bank debits where the gym's currency has one Stripe collects: SEPA, ACH.
+    kinds = {"EUR": ("card", "sepa_debit"), "USD": ("card", "bank_debit")}.get(currency, ("card",))
     start = payment_setup_start(payer=payer, gateway=gateway, clock=CLOCK, kinds=kinds)
     fields = {
         "publishable_key": start.publishable_key,
