@@ -75,19 +75,23 @@ def payment_method_add(
             created_at=now,
             updated_at=now,
         )
-        events_emit_bulk(
-            [
-                event_build(
-                    organization_id=payer.organization_id,
-                    topic="payment_method.added",
-                    aggregate_type="payment_method",
-                    aggregate_id=method.pk,
-                    payload={"payer_id": payer.pk, "payment_method_id": method.pk},
-                    clock=clock,
-                )
-            ]
-        )
+        _method_event(method, "payment_method.added", clock)
     return method
+
+
+def _method_event(method: PaymentMethod, topic: str, clock: Clock) -> None:
+    events_emit_bulk(
+        [
+            event_build(
+                organization_id=method.organization_id,
+                topic=topic,
+                aggregate_type="payment_method",
+                aggregate_id=method.pk,
+                payload={"payer_id": method.payer_id, "payment_method_id": method.pk},
+                clock=clock,
+            )
+        ]
+    )
 
 
 def payment_method_detach(*, method: PaymentMethod, clock: Clock) -> None:
@@ -96,18 +100,7 @@ def payment_method_detach(*, method: PaymentMethod, clock: Clock) -> None:
         method.is_default = False
         method.updated_at = clock.now()
         method.save(update_fields=["status", "is_default", "updated_at"])
-        events_emit_bulk(
-            [
-                event_build(
-                    organization_id=method.organization_id,
-                    topic="payment_method.removed",
-                    aggregate_type="payment_method",
-                    aggregate_id=method.pk,
-                    payload={"payer_id": method.payer_id, "payment_method_id": method.pk},
-                    clock=clock,
-                )
-            ]
-        )
+        _method_event(method, "payment_method.removed", clock)
 
 
 def payment_method_set_default(*, method: PaymentMethod, clock: Clock) -> PaymentMethod:
