@@ -47,14 +47,18 @@ def stripe_api(settings):
 
 
 @pytest.fixture
+def stripe_gw(stripe_api):
+    """Stripe on the local server, without SDK retries: a lost reply is left for lookup."""
+    from dues.payments.gateways.stripe import StripeGateway
+
+    return StripeGateway(max_network_retries=0)
+
+
+@pytest.fixture
 def gateway(request):
     """The sandbox; in modules marked ``both_gateways``, also Stripe on the local server."""
     if getattr(request, "param", "sandbox") == "stripe":
-        from dues.payments.gateways.stripe import StripeGateway
-
-        request.getfixturevalue("stripe_api")
-        # No SDK retries: a lost reply is left for lookup, as dunning's tests expect.
-        return StripeGateway(max_network_retries=0)
+        return request.getfixturevalue("stripe_gw")
     return SandboxGateway()
 
 

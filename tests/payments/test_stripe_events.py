@@ -19,7 +19,6 @@ from dues.ledger import chart
 from dues.ledger.check import ledger_check
 from dues.ledger.models import JournalEntry, JournalLine
 from dues.ops.jobs import bill
-from dues.payments.gateways.stripe import StripeGateway
 from dues.payments.models import (
     AttemptStatus,
     Dispute,
@@ -36,11 +35,6 @@ from tests.payments.test_stripe_gateway import stripe_join
 from tests.stripe_server import signature
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stripe_gw(stripe_api):
-    return StripeGateway(max_network_retries=0)
 
 
 def post(client, event, *, secret=STRIPE_WEBHOOK_SECRET, at=None, url="/hooks/stripe/", body=None):

@@ -36,11 +36,6 @@ from tests.factories import d, make_member, make_plan
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def stripe_gw(stripe_api):
-    return StripeGateway(max_network_retries=0)
-
-
 def saved(member, clock, stripe_api, gateway, pm_id, kinds=("card",)) -> PaymentMethod:
     """Save a method the way the portal does: a SetupIntent the hosted fields finish."""
     start = payment_setup_start(payer=member, gateway=gateway, clock=clock, kinds=kinds)

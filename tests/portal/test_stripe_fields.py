@@ -27,8 +27,8 @@ def stripe_site(settings, stripe_api):
 
 
 @pytest.fixture
-def overdue(org, location, clock, stripe_site):
-    gateway = StripeGateway(max_network_retries=0)
+def overdue(org, location, clock, stripe_site, stripe_gw):
+    gateway = stripe_gw
     member, _sub, _m = stripe_join(
         org, location, clock, stripe_site, gateway, "pm_card_chargeDeclinedLostCard"
     )

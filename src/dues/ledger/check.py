@@ -15,6 +15,7 @@ from dues.billing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus,
 from dues.ledger import chart
 from dues.ledger.models import Account, JournalEntry, JournalLine
 from dues.members.models import Member
+from dues.payments.disputes import dispute_entries
 from dues.payments.models import AttemptStatus, Dispute, Payment, PaymentAttempt, Refund
 
 Violation = str
@@ -193,18 +194,14 @@ def disputes_posted() -> list[Violation]:
         JournalEntry.objects.filter(source_type="dispute").values_list("kind", "source_id")
     )
     held: dict[tuple[int, str], int] = defaultdict(int)
-    needs: dict[str, set[str]] = {
-        Dispute.Status.WON: {"dispute_withdrawn", "dispute_won"},
-        Dispute.Status.LOST: {"dispute_withdrawn", "dispute_lost"},
-    }
-    chargebacks = Dispute.objects.exclude(gateway_status__startswith="warning_")
-    for pk, org, status, amount, cur in chargebacks.values_list(
-        "pk", "organization_id", "status", "amount", "currency"
+    for pk, org, status, gateway_status, amount, cur in Dispute.objects.values_list(
+        "pk", "organization_id", "status", "gateway_status", "amount", "currency"
     ):
-        for kind in needs.get(status, {"dispute_withdrawn"}):
+        kinds = dispute_entries(status, gateway_status)
+        for kind in kinds:
             if (kind, pk) not in posted:
                 out.append(f"dispute {pk} ({status}) has no {kind} entry")
-        if status not in needs:
+        if kinds == ["dispute_withdrawn"]:
             held[(org, cur)] += amount
     balances = (
         JournalLine.objects.filter(account__code=chart.DISPUTED)

@@ -77,7 +77,7 @@ def dispute_apply(
         if status in CLOSED:
             dispute.closed_at = event_at
         dispute.save()
-        _post(dispute, chargeback=not obj["status"].startswith("warning_"), at=event_at)
+        _post(dispute, at=event_at)
         if created:
             _task_open(dispute, clock)
         if status in CLOSED:
@@ -93,24 +93,38 @@ def dispute_apply(
     return f"dispute {dispute.status}"
 
 
-def _post(dispute: Dispute, *, chargeback: bool, at: datetime) -> None:
+# Journal entry kind → (debit, credit).
+MOVES = {
+    "dispute_withdrawn": (chart.DISPUTED, chart.CLEARING),
+    "dispute_won": (chart.CLEARING, chart.DISPUTED),
+    "dispute_lost": (chart.CHARGEBACKS, chart.DISPUTED),
+}
+
+
+def dispute_entries(status: str, gateway_status: str) -> list[str]:
+    """The entry kinds a dispute in this state has posted: none for an inquiry."""
+    if gateway_status.startswith("warning_"):
+        return []
+    kinds = ["dispute_withdrawn"]
+    if status == Dispute.Status.WON:
+        kinds.append("dispute_won")
+    if status == Dispute.Status.LOST:
+        kinds.append("dispute_lost")
+    return kinds
+
+
+def _post(dispute: Dispute, *, at: datetime) -> None:
     """Post each money movement the dispute has reached and not yet posted."""
-    if not chargeback:
-        return
-    moves = [("dispute_withdrawn", chart.DISPUTED, chart.CLEARING)]
-    if dispute.status == Dispute.Status.WON:
-        moves.append(("dispute_won", chart.CLEARING, chart.DISPUTED))
-    if dispute.status == Dispute.Status.LOST:
-        moves.append(("dispute_lost", chart.CHARGEBACKS, chart.DISPUTED))
     posted = set(
         JournalEntry.objects.filter(source_type="dispute", source_id=dispute.pk).values_list(
             "kind", flat=True
         )
     )
     specs = []
-    for kind, debit, credit in moves:
+    for kind in dispute_entries(dispute.status, dispute.gateway_status):
         if kind in posted:
             continue
+        debit, credit = MOVES[kind]
         spec = EntrySpec(
             organization_id=dispute.organization_id,
             kind=kind,

@@ -71,9 +71,9 @@ def stripe_event_receive(
     try:
         secret = stripe_keys(org_id).webhook_secret
     except GatewayError:
-        return Received(400, "Stripe is not set up for this organization")
+        return Received(400, f"Stripe is not set up for {_whose(organization)}")
     if not secret:
-        return Received(400, "no Stripe webhook secret is set for this organization")
+        return Received(400, f"no Stripe webhook secret is set for {_whose(organization)}")
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, settings.DUES_STRIPE_WEBHOOK_TOLERANCE
@@ -109,6 +109,10 @@ def stripe_event_receive(
         row.outcome = outcome[:200]
         row.save(update_fields=["outcome"])
     return Received(200, outcome)
+
+
+def _whose(organization: Organization | None) -> str:
+    return f"gym {organization.slug}" if organization is not None else "this install"
 
 
 def _fetch(type_: str, obj: dict[str, Any], org_id: int | None, gateway: StripeGateway) -> Any:

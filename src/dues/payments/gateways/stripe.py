@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any, ClassVar
@@ -91,6 +92,21 @@ def decline_from_error(error: Mapping[str, Any]) -> tuple[str, str, str]:
 def _plain(obj: Any) -> dict[str, Any]:
     """The SDK's objects as plain dicts (they are not dicts themselves)."""
     return obj.to_dict() if isinstance(obj, stripe.StripeObject) else dict(obj or {})
+
+
+@contextmanager
+def stripe_errors(what: str) -> Iterator[None]:
+    """Stripe's exceptions as ours: no answer (network, Stripe's own 5xx, rate limit) is an
+    unknown outcome; anything else is a refusal. Callers catch the ones they answer first."""
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
+        raise GatewayTimeout(f"no answer from Stripe for {what}") from exc
+    except stripe.InvalidRequestError as exc:
+        raise GatewayError(f"Stripe refused {what}: {exc.user_message or exc.code}") from exc
+    except stripe.StripeError as exc:
+        # The code only: an authentication error's message quotes part of the key.
+        raise GatewayError(f"Stripe refused {what}: {exc.code}") from exc
 
 
 def result_from_intent(key: str, intent: Mapping[str, Any]) -> ChargeResult:
@@ -172,38 +188,36 @@ class StripeGateway(Gateway):
         if request.description:
             params["description"] = request.description
         client = self.client(request.organization_id)
-        try:
-            intent = client.v1.payment_intents.create(
-                params, {"idempotency_key": request.idempotency_key}
-            )
-        except stripe.CardError as exc:
-            error = _plain(exc.error)
-            code, advice, message = decline_from_error(error)
-            intent_id = (error.get("payment_intent") or {}).get("id") or ""
-            return ChargeResult(request.idempotency_key, False, intent_id, code, message, advice)
-        except stripe.InvalidRequestError as exc:
-            # Stripe refused the request itself (a detached method, say): nothing was charged.
-            return ChargeResult(
-                request.idempotency_key,
-                False,
-                decline_code=exc.code or "invalid_request",
-                message=(exc.user_message or str(exc))[:200],
-            )
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise GatewayTimeout(f"no answer from Stripe for {request.idempotency_key}") from exc
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe refused {request.idempotency_key}: {exc.code}") from exc
+        with stripe_errors(request.idempotency_key):
+            try:
+                intent = client.v1.payment_intents.create(
+                    params, {"idempotency_key": request.idempotency_key}
+                )
+            except stripe.CardError as exc:
+                error = _plain(exc.error)
+                code, advice, message = decline_from_error(error)
+                intent_id = (error.get("payment_intent") or {}).get("id") or ""
+                return ChargeResult(
+                    request.idempotency_key, False, intent_id, code, message, advice
+                )
+            except stripe.InvalidRequestError as exc:
+                # Stripe refused the request itself (a detached method, say): nothing charged.
+                return ChargeResult(
+                    request.idempotency_key,
+                    False,
+                    decline_code=exc.code or "invalid_request",
+                    message=(exc.user_message or str(exc))[:200],
+                )
         return result_from_intent(request.idempotency_key, _plain(intent))
 
     def lookup(self, request: ChargeRequest) -> ChargeResult | None:
         key = request.idempotency_key
         client = self.client(request.organization_id)
-        try:
-            found = client.v1.payment_intents.search(
-                {"query": f"metadata['{ATTEMPT_KEY}']:'{key}'", "limit": 1}
-            )
-        except stripe.StripeError as exc:
-            raise GatewayTimeout(f"Stripe lookup of {key} failed") from exc
+        found = self._call(
+            f"the lookup of {key}",
+            client.v1.payment_intents.search,
+            {"query": f"metadata['{ATTEMPT_KEY}']:'{key}'", "limit": 1},
+        )
         if not found.data:
             return None
         return result_from_intent(key, _plain(found.data[0]))
@@ -226,16 +240,15 @@ class StripeGateway(Gateway):
             "amount": amount,
             "metadata": {"dues_refund": idempotency_key},
         }
-        try:
-            refund = _plain(client.v1.refunds.create(params, {"idempotency_key": idempotency_key}))
-        except stripe.InvalidRequestError as exc:
-            return RefundResult(
-                idempotency_key, False, message=(exc.user_message or str(exc))[:200]
-            )
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise GatewayTimeout(f"no answer from Stripe for refund {idempotency_key}") from exc
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe refused refund {idempotency_key}: {exc.code}") from exc
+        with stripe_errors(f"refund {idempotency_key}"):
+            try:
+                refund = _plain(
+                    client.v1.refunds.create(params, {"idempotency_key": idempotency_key})
+                )
+            except stripe.InvalidRequestError as exc:
+                return RefundResult(
+                    idempotency_key, False, message=(exc.user_message or str(exc))[:200]
+                )
         # A bank debit's refund is "pending" for days; Stripe has accepted it.
         ok = refund.get("status") in ("succeeded", "pending")
         return RefundResult(
@@ -245,14 +258,8 @@ class StripeGateway(Gateway):
     # --- customers and saved methods ----------------------------------------------------
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
-        try:
+        with stripe_errors(what):
             return fn(*args)
-        except stripe.InvalidRequestError as exc:
-            raise GatewayError(f"Stripe refused {what}: {exc.user_message or exc.code}") from exc
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as exc:
-            raise GatewayTimeout(f"no answer from Stripe for {what}") from exc
-        except stripe.StripeError as exc:
-            raise GatewayError(f"Stripe refused {what}: {exc.code}") from exc
 
     def customer_create(
         self, *, idempotency_key: str, name: str, email: str, organization_id: int | None
