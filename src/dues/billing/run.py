@@ -21,6 +21,7 @@ from dues.billing.invoices import InvoiceSpec, invoices_number, invoices_write
 from dues.billing.lines import AddOnTerms, CouponTerms, period_lines
 from dues.billing.models import Subscription, SubscriptionAddOn, SubscriptionStatus
 from dues.billing.periods import Period, period_at
+from dues.billing.pricing import LineSpec
 from dues.catalog.selectors import tax_rates_for_locations
 from dues.core.clock import Clock
 from dues.core.models import Organization
@@ -115,35 +116,14 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
     specs: dict[tuple[int, int, int, str, date], InvoiceSpec] = {}
     for sub in subs:
         if sub.pending_plan_id:
-            _switch_to_pending_plan(sub)
+            switch_to_pending_plan(sub)
         period = subscription_next_period(sub)
-        plan = sub.plan
-        coupon = None
-        if sub.coupon_id and sub.coupon_periods_left != 0:
-            c = sub.coupon
-            assert c is not None
-            coupon = CouponTerms(percent_bp=c.percent_bp, amount_off=c.amount_off, name=c.name)
-            if sub.coupon_periods_left is not None:
-                sub.coupon_periods_left -= 1
-        lines = period_lines(
-            subscription_id=sub.pk,
-            plan_name=plan.name,
-            price=sub.price,
-            period=period,
-            tax_rate_bp=rates.get((sub.location_id, plan.tax_category), 0),
+        lines = subscription_lines(
+            sub,
+            period,
+            rates=rates,
             prices_include_tax=org_tax_inclusive[sub.organization_id],
-            joining_fee=sub.joining_fee_pending,
-            coupon=coupon,
-            addons=[
-                AddOnTerms(
-                    name=a.addon.name,
-                    quantity=a.quantity,
-                    unit_price=a.unit_price,
-                    tax_rate_bp=rates.get((sub.location_id, a.addon.tax_category), 0),
-                )
-                for a in addons[sub.pk]
-                if a.addon.kind == "recurring"
-            ],
+            addons=addons[sub.pk],
         )
         key = (sub.organization_id, sub.payer_id, sub.location_id, sub.currency, period.start)
         spec = specs.get(key)
@@ -185,6 +165,45 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
     return len(specs)
 
 
+def subscription_lines(
+    sub: Subscription,
+    period: Period,
+    *,
+    rates: dict[tuple[int, str], int],
+    prices_include_tax: bool,
+    addons: list[SubscriptionAddOn],
+) -> list[LineSpec]:
+    """The lines the subscription owes for ``period``. Uses up one coupon period on the
+    in-memory subscription (the caller saves it, or a preview throws it away)."""
+    coupon = None
+    if sub.coupon_id and sub.coupon_periods_left != 0:
+        c = sub.coupon
+        assert c is not None
+        coupon = CouponTerms(percent_bp=c.percent_bp, amount_off=c.amount_off, name=c.name)
+        if sub.coupon_periods_left is not None:
+            sub.coupon_periods_left -= 1
+    return period_lines(
+        subscription_id=sub.pk,
+        plan_name=sub.plan.name,
+        price=sub.price,
+        period=period,
+        tax_rate_bp=rates.get((sub.location_id, sub.plan.tax_category), 0),
+        prices_include_tax=prices_include_tax,
+        joining_fee=sub.joining_fee_pending,
+        coupon=coupon,
+        addons=[
+            AddOnTerms(
+                name=a.addon.name,
+                quantity=a.quantity,
+                unit_price=a.unit_price,
+                tax_rate_bp=rates.get((sub.location_id, a.addon.tax_category), 0),
+            )
+            for a in addons
+            if a.addon.kind == "recurring"
+        ],
+    )
+
+
 def subscription_next_period(sub: Subscription) -> Period:
     assert sub.next_billing_date is not None
     return period_at(
@@ -196,7 +215,7 @@ def subscription_next_period(sub: Subscription) -> Period:
     )
 
 
-def _switch_to_pending_plan(sub: Subscription) -> None:
+def switch_to_pending_plan(sub: Subscription) -> None:
     """A change scheduled for period end takes effect as the next period is invoiced."""
     new = sub.pending_plan
     assert new is not None

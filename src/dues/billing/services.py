@@ -5,6 +5,7 @@ Every operation takes the clock; "today" is the location's local date (DESIGN in
 
 from __future__ import annotations
 
+import copy
 from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
@@ -24,9 +25,14 @@ from dues.billing.models import (
 )
 from dues.billing.periods import add_periods, first_anchor, period_start
 from dues.billing.pricing import line_build, prorate
-from dues.billing.run import invoice_batch, subscription_next_period
+from dues.billing.run import (
+    invoice_batch,
+    subscription_lines,
+    subscription_next_period,
+    switch_to_pending_plan,
+)
 from dues.catalog.models import AddOn, Coupon, Plan, RevenueCategory
-from dues.catalog.selectors import tax_rate_bp
+from dues.catalog.selectors import tax_rate_bp, tax_rates_for_locations
 from dues.core.clock import Clock, local_date
 from dues.core.models import Location
 from dues.core.outbox import event_emit
@@ -539,6 +545,26 @@ def subscriptions_advance(
 
 
 def subscription_preview_next(sub: Subscription) -> dict[str, Any]:
-    """What the next invoice for this subscription will say, without writing anything."""
+    """What the next invoice for this subscription will say, without writing anything:
+    the plan in force then (a change scheduled for period end included), add-ons, coupon
+    and tax, as the billing run will compute them."""
+    if sub.next_billing_date is None:
+        raise SubscriptionError({"status": f"a {sub.status} membership has no next charge"})
+    sub = copy.copy(sub)
+    if sub.pending_plan_id:
+        switch_to_pending_plan(sub)
     period = subscription_next_period(sub)
-    return {"period_start": period.start, "period_end": period.end, "price": sub.price}
+    lines = subscription_lines(
+        sub,
+        period,
+        rates=tax_rates_for_locations({sub.location_id}),
+        prices_include_tax=sub.organization.prices_include_tax,
+        addons=list(sub.addons.select_related("addon")),
+    )
+    return {
+        "period_start": period.start,
+        "period_end": period.end,
+        "price": sub.price,
+        "lines": lines,
+        "total": sum(line.total for line in lines),
+    }

@@ -46,6 +46,9 @@ class Member(OrgOwned):
         help_text="Who pays for this member; empty when they pay for themselves.",
     )
     member_number = models.CharField(max_length=20, blank=True)
+    portal_signed_in_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign-in to the member portal."
+    )
     created_at = models.DateTimeField()
 
     class Meta:

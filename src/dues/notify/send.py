@@ -34,10 +34,13 @@ BACKOFF = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), time
 MAX_TRIES = len(BACKOFF) + 1
 
 
-def messages_send(*, clock: Clock, limit: int = 200) -> dict[str, int]:
+def messages_send(
+    *, clock: Clock, limit: int = 200, ids: list[int] | None = None
+) -> dict[str, int]:
+    """Send what is due; with ``ids``, only those messages (one a member waits for)."""
     forbid_transaction("sending messages")
     counts = {"sent": 0, "retrying": 0, "failed": 0}
-    claimed = _claim(clock, limit)
+    claimed = _claim(clock, limit, ids)
     if not claimed:
         return counts
     email = get_connection(fail_silently=False)
@@ -78,12 +81,14 @@ def messages_send(*, clock: Clock, limit: int = 200) -> dict[str, int]:
     return counts
 
 
-def _claim(clock: Clock, limit: int) -> list[Message]:
+def _claim(clock: Clock, limit: int, ids: list[int] | None) -> list[Message]:
     now = clock.now()
     due = Q(status=MessageStatus.QUEUED) & (Q(next_try_at__isnull=True) | Q(next_try_at__lte=now))
     expired = Q(status=MessageStatus.SENDING, next_try_at__lte=now)
     with transaction.atomic():
         qs = Message.objects.filter(due | expired, channel__in=[Channel.EMAIL, Channel.SMS])
+        if ids is not None:
+            qs = qs.filter(pk__in=ids)
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         claimed = list(qs.order_by("id")[:limit])

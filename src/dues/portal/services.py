@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dues.billing.models import Invoice, InvoiceStatus
-from dues.core.clock import Clock
+from dues.core.clock import Clock, local_date
 from dues.dunning.declines import Category, decline_classify
 from dues.dunning.limits import earliest_allowed
 from dues.members.models import Member
@@ -86,3 +86,21 @@ def card_add_from_form(
         exp_year=exp_year,
         clock=clock,
     )
+
+
+def overdue_retry(*, payer: Member, clock: Clock, gateway: Gateway) -> int:
+    """After the member saves a new card: charge what is overdue now, as the member
+    expects, rather than at the next dunning tick. Returns how many got paid."""
+    now = clock.now()
+    rows = Invoice.objects.filter(
+        organization_id=payer.organization_id,
+        payer=payer,
+        status=InvoiceStatus.OPEN,
+        amount_due__gt=0,
+    ).values_list("pk", "due_date", "location__timezone")
+    # Due by the gym's own calendar, not the server's.
+    ids = [pk for pk, due, tz in rows if due is None or due <= local_date(now, tz)]
+    if not ids:
+        return 0
+    invoices_retry(ids, clock=clock, gateway=gateway)
+    return Invoice.objects.filter(pk__in=ids, status=InvoiceStatus.PAID).count()

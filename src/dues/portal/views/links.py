@@ -40,7 +40,7 @@ def _declined_recently() -> str:
     return _("This card was declined recently. Please add another card.")
 
 
-def _hosted_setup(
+def hosted_setup(
     request: HttpRequest, payer: Member, gateway: Gateway, language: str
 ) -> tuple[dict[str, str] | None, PaymentMethod | None, str]:
     """For a gateway with its own card fields: save what the member finished there (the
@@ -129,7 +129,7 @@ def _invoice_page(
     result: dict[str, Any] = {}
     gateway = gateway_get()
     hosted, fresh, error = (
-        _hosted_setup(request, payer, gateway, language)
+        hosted_setup(request, payer, gateway, language)
         if invoice.status == InvoiceStatus.OPEN
         else (None, None, "")
     )
@@ -199,7 +199,7 @@ def card_page(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse
     language = message_language(member, member.home_location)
     with translation.override(language):
         form = CardForm()
-        hosted, fresh, error = _hosted_setup(request, member, gateway_get(), language)
+        hosted, fresh, error = hosted_setup(request, member, gateway_get(), language)
         saved = fresh is not None
         if request.method == "POST" and hosted is None:
             form = CardForm(request.POST)
