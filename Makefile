@@ -5,13 +5,27 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/dues
 PYTEST_WORKERS ?= 2
 
-.PHONY: run install install-dev test test-sqlite test-postgres lint bench clean
+.PHONY: run install install-dev system-fonts browser test test-sqlite test-postgres lint bench clean
+
+# Debian packages: fonts for invoice PDFs in every language (Noto: Latin, Thai, Chinese),
+# and chromium for the end-to-end tests. Installed when missing (needs root or sudo).
+FONT_PACKAGES := fonts-noto-core fonts-noto-cjk
+BROWSER_PACKAGES := chromium
+APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+
+system-fonts:
+	@fc-list | grep -q "Noto Sans Thai" && fc-list | grep -q "Noto Sans CJK" || \
+		{ $(APT) update -qq && $(APT) install -y -qq $(FONT_PACKAGES); }
+
+browser: system-fonts
+	@command -v chromium >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq $(BROWSER_PACKAGES); }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+install: $(BIN)/python system-fonts
 	$(BIN)/pip install --quiet -e .
 
 install-dev: $(BIN)/python
@@ -28,7 +42,7 @@ lint: install-dev
 	$(BIN)/mypy src/dues bench
 	$(BIN)/dues makemigrations --check --dry-run
 
-test: lint test-sqlite test-postgres
+test: lint browser test-sqlite test-postgres
 
 test-sqlite: install-dev
 	DUES_DATABASE_URL= $(BIN)/pytest -n $(PYTEST_WORKERS) -q

@@ -34,13 +34,24 @@ def test_catalogue_is_complete_and_compiled(po: Path):
     entries = [m for m in catalogue if m.id]
     assert entries
     for m in entries:
-        assert m.string, f"{po}: no translation for {m.id!r}"
+        # A plural entry holds (singular, plural) ids and one string per plural form.
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        assert all(strings), f"{po}: no translation for {m.id!r}"
         assert "fuzzy" not in m.flags, f"{po}: fuzzy translation for {m.id!r}"
-        assert sorted(PLACEHOLDER.findall(m.string)) == sorted(PLACEHOLDER.findall(m.id)), m.id
+        want = sorted(PLACEHOLDER.findall(ids[-1]))
+        for text in strings:
+            assert sorted(PLACEHOLDER.findall(text)) == want, m.id
     with po.with_suffix(".mo").open("rb") as f:
         compiled = gettext.GNUTranslations(f)
     for m in entries:
-        assert compiled.gettext(m.id) == m.string, f"{po}: .mo is stale; run compilemessages"
+        if isinstance(m.id, tuple):
+            forms = compiled.plural  # type: ignore[attr-defined]
+            for n in (1, 2, 5):
+                got = compiled.ngettext(m.id[0], m.id[1], n)
+                assert got == m.string[forms(n)], f"{po}: .mo is stale; run compilemessages"
+        else:
+            assert compiled.gettext(m.id) == m.string, f"{po}: .mo is stale; run compilemessages"
 
 
 def test_source_strings_are_all_in_the_catalogues():
@@ -55,7 +66,9 @@ def test_source_strings_are_all_in_the_catalogues():
                 for found in re.findall(
                     r"\{% blocktranslate[^%]*%\}(.+?)\{% endblocktranslate %\}", text
                 ):
-                    marked.add(re.sub(r"\{\{ (\w+) \}\}", r"%(\1)s", found))
+                    # A counted block marks its singular and its plural.
+                    for part in found.split("{% plural %}"):
+                        marked.add(re.sub(r"\{\{ (\w+) \}\}", r"%(\1)s", part))
             elif path.suffix == ".py":
                 text = path.read_text(encoding="utf-8")
                 marked.update(re.findall(r'\b_\(\s*"([^"]+)"\s*\)', text))
@@ -64,6 +77,8 @@ def test_source_strings_are_all_in_the_catalogues():
             if po.parents[3].name != app:
                 continue
             with po.open("rb") as f:
-                ids = {m.id for m in read_po(f) if m.id}
+                ids: set[str] = set()
+                for m in read_po(f):
+                    ids.update(m.id if isinstance(m.id, tuple) else (m.id,) if m.id else ())
             missing = marked - ids
             assert not missing, f"{po}: {sorted(missing)}"

@@ -19,7 +19,9 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from dues.billing.lines import period_label
 from dues.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from dues.billing.periods import Period
 from dues.notify.render import date_text, money_text
 
 
@@ -43,6 +45,22 @@ def invoice_status_text(status: str) -> str:
 
 def _percent(bp: int, language: str) -> str:
     return format_percent(bp / 10000, "#,##0.##%", locale=translation.to_locale(language))
+
+
+def _without_period(line: InvoiceLine) -> str:
+    """The line's text without the ISO dates billing writes into it: the document shows
+    the period below it, in the reader's own date format."""
+    if line.period_start and line.period_end:
+        label = period_label(
+            Period(
+                index=0,
+                start=line.period_start,
+                end=line.period_end,
+                nominal_start=line.period_start,
+            )
+        )
+        return line.description.replace(f", {label}", "")
+    return line.description
 
 
 def invoice_context(invoice: Invoice, language: str) -> dict[str, Any]:
@@ -88,7 +106,7 @@ def invoice_context(invoice: Invoice, language: str) -> dict[str, Any]:
         "due_date": date_text(invoice.due_date, language) if invoice.due_date else "",
         "lines": [
             {
-                "description": line.description,
+                "description": _without_period(line),
                 "period": (
                     f"{date_text(line.period_start, language)} – "
                     f"{date_text(line.period_end - timedelta(days=1), language)}"
