@@ -57,7 +57,7 @@ def test_failed_payment_recovered_from_the_emailed_link(page, org, location, web
 
 
 def test_sign_in_by_email_and_download_an_invoice(page, org, location, web_clock, smtp, gateway):
-    member, sub = join(org, location, web_clock, member_kw={"first_name": "Bo"})
+    member, _ = join(org, location, web_clock, member_kw={"first_name": "Bo"})
     bill(as_of=d("2026-01-15"), clock=web_clock, gateway=gateway)
     invoice = Invoice.objects.get(payer=member)
 
