@@ -36,10 +36,8 @@ from dues.notify.documents import (
 from dues.notify.render import date_text, money_text
 from dues.notify.services import message_read
 from dues.payments.gateways.base import gateway_get
-from dues.payments.gateways.sandbox import SandboxCardError
-from dues.payments.services import PaymentError
 from dues.portal.export import member_export
-from dues.portal.forms import CardForm, FreezeForm, LanguageForm
+from dues.portal.forms import FreezeForm, LanguageForm
 from dues.portal.selectors import (
     member_household,
     member_inbox,
@@ -51,14 +49,13 @@ from dues.portal.selectors import (
     member_payments,
 )
 from dues.portal.services import (
-    card_add_from_form,
     invoice_pay_now,
     overdue_retry,
     saved_card,
     saved_card_allowed,
 )
 from dues.portal.session import member_required
-from dues.portal.views.links import hosted_setup
+from dues.portal.views.links import card_form_submit, hosted_setup
 
 CLOCK = SystemClock()
 
@@ -223,18 +220,8 @@ def card(request: HttpRequest) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
     gateway = gateway_get()
     hosted, fresh, error = hosted_setup(request, member, gateway, _lang())
-    form = CardForm()
-    saved = fresh is not None
-    if request.method == "POST" and hosted is None:
-        form = CardForm(request.POST)
-        if form.is_valid():
-            try:
-                card_add_from_form(payer=member, clock=CLOCK, **form.cleaned_data)
-            except (SandboxCardError, PaymentError):
-                form.add_error("number", _("This card number is not valid."))
-            else:
-                saved = True
-    if saved:
+    form, added = card_form_submit(request, member, hosted)
+    if fresh is not None or added:
         overdue_retry(payer=member, clock=CLOCK, gateway=gateway)
         messages.success(request, _("Your card is saved."))
         return HttpResponseRedirect(reverse("portal-home"))

@@ -75,6 +75,24 @@ def hosted_setup(
     return fields, saved, error
 
 
+def card_form_submit(
+    request: HttpRequest, payer: Member, hosted: dict[str, str] | None
+) -> tuple[CardForm, bool]:
+    """The sandbox's card form, where the gateway has no fields of its own: (the form to
+    show, whether a card was saved). A posted card is tokenized and saved."""
+    if request.method != "POST" or hosted is not None:
+        return CardForm(), False
+    form = CardForm(request.POST)
+    if not form.is_valid():
+        return form, False
+    try:
+        card_add_from_form(payer=payer, clock=CLOCK, **form.cleaned_data)
+    except (SandboxCardError, PaymentError):
+        form.add_error("number", _("This card number is not valid."))
+        return form, False
+    return CardForm(), True
+
+
 def _invalid(request: HttpRequest, expired: bool) -> HttpResponse:
     return render(
         request, "portal/link_invalid.html", {"expired": expired}, status=410 if expired else 404
@@ -198,18 +216,9 @@ def card_page(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse
         raise Http404
     language = message_language(member, member.home_location)
     with translation.override(language):
-        form = CardForm()
         hosted, fresh, error = hosted_setup(request, member, gateway_get(), language)
-        saved = fresh is not None
-        if request.method == "POST" and hosted is None:
-            form = CardForm(request.POST)
-            if form.is_valid():
-                try:
-                    card_add_from_form(payer=member, clock=CLOCK, **form.cleaned_data)
-                except (SandboxCardError, PaymentError):
-                    form.add_error("number", _("This card number is not valid."))
-                else:
-                    form, saved = CardForm(), True
+        form, added = card_form_submit(request, member, hosted)
+        saved = fresh is not None or added
         card = saved_card(member)
         return render(
             request,
