@@ -16,6 +16,7 @@ from django.db import transaction
 
 from dues.core.channels import Channel
 from dues.core.clock import Clock
+from dues.core.tokens import LinkExpired, token_read, token_sign
 from dues.members.models import Member
 from dues.notify.render import message_language
 from dues.notify.send import messages_send
@@ -39,8 +40,9 @@ def _state(member: Member) -> str:
 
 
 def signin_token(member: Member, *, clock: Clock) -> str:
-    expires = int((clock.now() + LINK_LIFETIME).timestamp())
-    return signing.dumps({"m": member.pk, "x": expires, "s": _state(member)}, salt=SALT)
+    return token_sign(
+        {"m": member.pk, "s": _state(member)}, salt=SALT, lifetime=LINK_LIFETIME, clock=clock
+    )
 
 
 def signin_request(*, email: str, clock: Clock) -> int:
@@ -81,11 +83,11 @@ def signin_request(*, email: str, clock: Clock) -> int:
 def signin_member(token: str, *, clock: Clock) -> Member:
     """The member a link signs in, checked but not yet used."""
     try:
-        data = signing.loads(token, salt=SALT)
+        data = token_read(token, salt=SALT, clock=clock)
+    except LinkExpired as exc:
+        raise SigninLinkInvalid("expired") from exc
     except signing.BadSignature as exc:
         raise SigninLinkInvalid("invalid") from exc
-    if clock.now().timestamp() > data["x"]:
-        raise SigninLinkInvalid("expired")
     member = Member.objects.filter(pk=data["m"]).select_related("organization").first()
     if member is None:
         raise SigninLinkInvalid("invalid")

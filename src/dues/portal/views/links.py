@@ -14,9 +14,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from dues.billing.links import LinkExpired, invoice_link_read
+from dues.billing.links import invoice_link_read
 from dues.billing.models import Invoice, InvoiceStatus
 from dues.core.clock import SystemClock
+from dues.core.tokens import LinkExpired
 from dues.members.models import Member
 from dues.notify.render import date_text, message_language, money_text
 from dues.payments.gateways.base import Gateway, GatewayError, gateway_get
