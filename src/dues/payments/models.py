@@ -61,6 +61,12 @@ class PaymentMethod(OrgOwned):
             ),
         ]
 
+    @property
+    def label(self) -> str:
+        """How a member recognises it: "Visa •••• 4242", "SEPA Direct Debit •••• 3000"."""
+        name = self.brand.title() if self.kind == self.Kind.CARD and self.brand else None
+        return f"{name or self.get_kind_display()} •••• {self.last4}"
+
     def __str__(self) -> str:
         label = self.brand or self.get_kind_display()
         expiry = (

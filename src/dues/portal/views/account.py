@@ -116,11 +116,7 @@ def _invoice_row(invoice: Invoice) -> dict[str, Any]:
 
 def _card_text(member: Member) -> str:
     card = saved_card(member)
-    if card is None:
-        return ""
-    if card.kind == card.Kind.CARD:
-        return f"{card.brand.title()} •••• {card.last4}"
-    return f"{card.get_kind_display()} •••• {card.last4}"
+    return card.label if card else ""
 
 
 @require_GET

@@ -191,7 +191,7 @@ def _invoice_page(
         "amount_due": money_text(invoice.amount_due, invoice.currency, language),
         "due_date": date_text(invoice.due_date, language) if invoice.due_date else "",
         "paid": invoice.status == InvoiceStatus.PAID,
-        "card": f"{card.brand.title()} •••• {card.last4}" if usable and card else "",
+        "card": card.label if usable and card else "",
         "form": form,
         "hosted": hosted,
         **result,
@@ -226,7 +226,7 @@ def card_page(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse
             "portal/card.html",
             {
                 "gym": member.organization.name,
-                "card": f"{card.brand.title()} •••• {card.last4}" if card else "",
+                "card": card.label if card else "",
                 "form": form,
                 "saved": saved,
                 "hosted": hosted,
