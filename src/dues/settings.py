@@ -17,6 +17,10 @@ or as a PostgreSQL-backed hosted service:
   points the SDK at another server (a local test server).
 - ``DUES_SMS_BACKEND``: dotted path of the SMS backend (console by default; the file
   backend writes one JSON line per SMS to ``DUES_SMS_FILE``).
+- ``DUES_TWILIO_ACCOUNT_SID``, ``DUES_TWILIO_AUTH_TOKEN``, ``DUES_TWILIO_FROM`` (or
+  ``DUES_TWILIO_MESSAGING_SERVICE_SID``), ``DUES_TWILIO_STATUS_CALLBACK``,
+  ``DUES_TWILIO_TIMEOUT`` (seconds): the Twilio SMS backend; ``DUES_TWILIO_API_BASE``
+  points it at another server (a local test server).
 """
 
 from __future__ import annotations
@@ -190,6 +194,13 @@ EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = os.environ.get("DUES_EMAIL_FROM", "Dues <no-reply@localhost>")
 DUES_SMS_BACKEND = os.environ.get("DUES_SMS_BACKEND", "dues.notify.sms.ConsoleSmsBackend")
 DUES_SMS_FILE = Path(os.environ.get("DUES_SMS_FILE", VAR_DIR / "sms.jsonl"))
+DUES_TWILIO_ACCOUNT_SID = os.environ.get("DUES_TWILIO_ACCOUNT_SID", "")
+DUES_TWILIO_AUTH_TOKEN = os.environ.get("DUES_TWILIO_AUTH_TOKEN", "")
+DUES_TWILIO_FROM = os.environ.get("DUES_TWILIO_FROM", "")
+DUES_TWILIO_MESSAGING_SERVICE_SID = os.environ.get("DUES_TWILIO_MESSAGING_SERVICE_SID", "")
+DUES_TWILIO_STATUS_CALLBACK = os.environ.get("DUES_TWILIO_STATUS_CALLBACK", "")
+DUES_TWILIO_API_BASE = os.environ.get("DUES_TWILIO_API_BASE", "https://api.twilio.com")
+DUES_TWILIO_TIMEOUT = float(os.environ.get("DUES_TWILIO_TIMEOUT", "10"))
 
 DUES_BILLING_BATCH_SIZE = int(os.environ.get("DUES_BILLING_BATCH_SIZE", "500"))
 
