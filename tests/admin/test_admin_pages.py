@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from dues.api.models import ApiKey, IdempotentRequest
 from dues.billing.models import (
+    ContractSignature,
     CreditNote,
     CreditNoteLine,
     Freeze,
@@ -31,7 +32,7 @@ from dues.billing.models import (
     Subscription,
     SubscriptionAddOn,
 )
-from dues.catalog.models import AddOn, Coupon, Plan, TaxRate
+from dues.catalog.models import AddOn, Contract, ContractVersion, Coupon, Plan, TaxRate
 from dues.core.crypto import secret_open, secret_seal
 from dues.core.models import Location, Organization, OutboxDelivery, OutboxEvent, Sequence
 from dues.crm.models import Task
@@ -87,6 +88,7 @@ READ_ONLY = [
     Payment,
     Refund,
     SandboxCharge,
+    ContractSignature,
     GatewayCustomer,
     GatewayEvent,
     Dispute,
@@ -207,6 +209,30 @@ def world(db: None) -> World:
     )
     Coupon.objects.create(
         organization=org, code="SPRING", name="Spring", kind="percent", percent_bp=1000
+    )
+    contract = Contract.objects.create(organization=org, name="Membership agreement", code="m")
+    version = ContractVersion.objects.create(
+        organization=org,
+        contract=contract,
+        version=1,
+        language="sv",
+        title="Medlemsavtal",
+        body="Villkor.",
+        published_at=now,
+    )
+    ContractSignature.objects.create(
+        organization=org,
+        member=payer,
+        plan=plan,
+        location=location,
+        contract_version=version,
+        language="sv",
+        title="Medlemsavtal",
+        text="Villkor.",
+        text_sha256="0" * 64,
+        typed_name="Anna Svensson",
+        signed_at=now,
+        ip_address="192.0.2.1",
     )
 
     subscription = Subscription.objects.create(

@@ -34,5 +34,7 @@
   return bad;
 }
 // FOCUSABLE
-() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
-  .filter(el => el.offsetParent !== null && !el.disabled).length
+// A group of radio buttons is one Tab stop (the arrow keys move within it).
+() => new Set([...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, [tabindex="0"]')]
+  .filter(el => el.offsetParent !== null && !el.disabled)
+  .map(el => el.type === 'radio' ? `radio:${el.name}` : el)).size

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dues.portal.views import account, links, signin
+from dues.portal.views import account, join, links, signin
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
 # beside one unless told it is safe (it is: the loop is Playwright's, not ours).
@@ -74,6 +74,6 @@ class Screenshots:
 @pytest.fixture
 def web_clock(monkeypatch, clock):
     """The pages on the test's clock (the live server runs in this process)."""
-    for module in (account, links, signin):
+    for module in (account, join, links, signin):
         monkeypatch.setattr(module, "CLOCK", clock)
     return clock

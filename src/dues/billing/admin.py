@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from dues.billing.models import (
+    ContractSignature,
     CreditNote,
     CreditNoteLine,
     Freeze,
@@ -488,3 +489,17 @@ class RestrictionAdmin(DuesModelAdmin):
             obj.source = "staff"
             obj.organization_id = obj.subscription.organization_id
         super().save_model(request, obj, form, change)
+
+
+# --- contract signatures ------------------------------------------------------------------------
+
+
+@admin.register(ContractSignature)
+class ContractSignatureAdmin(ReadOnlyModelAdmin):
+    """Evidence of what a member signed: never edited."""
+
+    list_display = ("member", "title", "plan", "signed_at", "typed_name", "ip_address")
+    list_select_related = ("member", "plan")
+    search_fields = ("typed_name", "title", *member_search_fields("member"))
+    list_filter = ("organization",)
+    date_hierarchy = "signed_at"

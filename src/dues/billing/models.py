@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import models
 
-from dues.catalog.models import AddOn, Coupon, Interval, Plan, RevenueCategory
+from dues.catalog.models import AddOn, ContractVersion, Coupon, Interval, Plan, RevenueCategory
 from dues.core.models import Location, Organization, OrgOwned, OrgScoped
 from dues.members.models import Member
 
@@ -87,6 +87,42 @@ class Subscription(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.member} · {self.plan.name} ({self.get_status_display()})"
+
+
+class ContractSignature(OrgOwned):
+    """A member's signature on the contract of a membership: what they saw, word for word,
+    and how they signed it (typed name, time, IP address, browser). The text is kept with
+    its SHA-256 so the copy the member got can be matched to it later; the version names
+    the wording they signed, should the gym publish a new one."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="signatures")
+    subscription = models.OneToOneField(
+        Subscription,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signature",
+        help_text="Empty until the membership starts (the member signs before paying).",
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    contract_version = models.ForeignKey(
+        ContractVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    language = models.CharField(max_length=10)
+    title = models.CharField(max_length=200)
+    text = models.TextField(help_text="The contract exactly as shown when signing.")
+    text_sha256 = models.CharField(max_length=64)
+    typed_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField()
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title}: {self.typed_name} ({self.signed_at:%Y-%m-%d})"
 
 
 class SubscriptionAddOn(OrgOwned):

@@ -66,7 +66,7 @@ def subscription_transition(sub: Subscription, to: str) -> None:
     sub.status = to
 
 
-def subscription_create(
+def subscription_build(
     *,
     member: Member,
     plan: Plan,
@@ -75,11 +75,10 @@ def subscription_create(
     clock: Clock,
     billing_anchor_day: int | None = None,
     coupon: Coupon | None = None,
-    addons: list[tuple[AddOn, int]] | None = None,
     sold_online: bool = False,
 ) -> Subscription:
-    """Sign a member up. The first invoice (joining fee and a full or prorated first
-    period) is issued at once when the first billable day is today or earlier."""
+    """The subscription a sign-up would create, checked and not saved: what
+    ``subscription_create`` saves and what a preview of the first charge prices."""
     org_id = member.organization_id
     for name, obj in (("plan", plan), ("location", location), ("coupon", coupon)):
         if obj is not None and obj.organization_id != org_id:
@@ -117,30 +116,61 @@ def subscription_create(
         if plan.minimum_term_periods
         else None
     )
+    return Subscription(
+        organization_id=org_id,
+        member=member,
+        payer_id=payer_id,
+        plan=plan,
+        location=location,
+        status=status,
+        interval=plan.interval,
+        currency=plan.currency,
+        price=plan.price,
+        start_date=start_date,
+        billing_anchor_day=anchor_day,
+        trial_end=trial_end,
+        anchor_date=anchor,
+        next_period_index=index,
+        next_billing_date=first_day,
+        minimum_term_end=min_term_end,
+        coupon=coupon,
+        coupon_periods_left=coupon.duration_periods if coupon else None,
+        joining_fee_pending=plan.joining_fee,
+        sold_online=sold_online,
+        created_at=clock.now(),
+    )
+
+
+def subscription_create(
+    *,
+    member: Member,
+    plan: Plan,
+    location: Location,
+    start_date: date,
+    clock: Clock,
+    billing_anchor_day: int | None = None,
+    coupon: Coupon | None = None,
+    addons: list[tuple[AddOn, int]] | None = None,
+    sold_online: bool = False,
+) -> Subscription:
+    """Sign a member up. The first invoice (joining fee and a full or prorated first
+    period) is issued at once when the first billable day is today or earlier."""
+    sub = subscription_build(
+        member=member,
+        plan=plan,
+        location=location,
+        start_date=start_date,
+        clock=clock,
+        billing_anchor_day=billing_anchor_day,
+        coupon=coupon,
+        sold_online=sold_online,
+    )
+    org_id = sub.organization_id
+    today = today_at(location, clock)
+    first_day = sub.next_billing_date
+    assert first_day is not None
     with transaction.atomic():
-        sub = Subscription.objects.create(
-            organization_id=org_id,
-            member=member,
-            payer_id=payer_id,
-            plan=plan,
-            location=location,
-            status=status,
-            interval=plan.interval,
-            currency=plan.currency,
-            price=plan.price,
-            start_date=start_date,
-            billing_anchor_day=anchor_day,
-            trial_end=trial_end,
-            anchor_date=anchor,
-            next_period_index=index,
-            next_billing_date=first_day,
-            minimum_term_end=min_term_end,
-            coupon=coupon,
-            coupon_periods_left=coupon.duration_periods if coupon else None,
-            joining_fee_pending=plan.joining_fee,
-            sold_online=sold_online,
-            created_at=clock.now(),
-        )
+        sub.save(force_insert=True)
         for addon, quantity in addons or []:
             if addon.organization_id != org_id:
                 raise SubscriptionError({"addons": "add-on belongs to another organization"})
@@ -547,7 +577,8 @@ def subscriptions_advance(
 def subscription_preview_next(sub: Subscription) -> dict[str, Any]:
     """What the next invoice for this subscription will say, without writing anything:
     the plan in force then (a change scheduled for period end included), add-ons, coupon
-    and tax, as the billing run will compute them."""
+    and tax, as the billing run will compute them. ``sub`` may be unsaved (from
+    ``subscription_build``: the first charge of a sign-up, shown before signing)."""
     if sub.next_billing_date is None:
         raise SubscriptionError({"status": f"a {sub.status} membership has no next charge"})
     sub = copy.copy(sub)
@@ -559,7 +590,7 @@ def subscription_preview_next(sub: Subscription) -> dict[str, Any]:
         period,
         rates=tax_rates_for_locations({sub.location_id}),
         prices_include_tax=sub.organization.prices_include_tax,
-        addons=list(sub.addons.select_related("addon")),
+        addons=list(sub.addons.select_related("addon")) if sub.pk else [],
     )
     return {
         "period_start": period.start,

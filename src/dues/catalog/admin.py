@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from dues.catalog.models import AddOn, Coupon, Plan, TaxRate
+from dues.catalog.models import AddOn, Contract, ContractVersion, Coupon, Plan, TaxRate
 from dues.core.admin import (
     EMPTY,
     LocationListFilter,
@@ -308,3 +308,43 @@ class CouponAdmin(OrgOwnedAdmin):
         if obj.duration_periods is None:
             return str(_("forever"))
         return str(_("%(n)s periods") % {"n": obj.duration_periods})
+
+
+# --- contracts ----------------------------------------------------------------------------------
+
+
+class ContractVersionInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = ContractVersion
+    extra = 0
+    fields = ("version", "language", "title", "body", "published_at")
+    exclude = ("organization",)
+
+
+@admin.register(Contract)
+class ContractAdmin(OrgOwnedAdmin):
+    """A contract and its wordings. A published version that members signed is kept as
+    it is: their signatures hold the exact text, and a new wording is a new version."""
+
+    list_display = ("name", "code", "organization")
+    list_filter = ("organization",)
+    search_fields = ("name", "code")
+    inlines = (ContractVersionInline,)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        for obj in formset.save(commit=False):
+            obj.organization_id = form.instance.organization_id
+            obj.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+
+
+@admin.register(ContractVersion)
+class ContractVersionAdmin(OrgOwnedAdmin):
+    list_display = ("contract", "version", "language", "title", "published_at")
+    list_filter = ("organization", "language")
+    search_fields = ("title", "contract__name")
+    fields = ("contract", "version", "language", "title", "body", "published_at")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.organization_id = obj.contract.organization_id
+        super().save_model(request, obj, form, change)

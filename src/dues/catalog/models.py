@@ -56,6 +56,46 @@ class Interval(models.TextChoices):
     YEAR = "year", "Yearly"
 
 
+class Contract(OrgOwned):
+    """A contract members sign when they join (e.g. "Membership agreement"). Its wording
+    lives in versions; a plan names the contract its members sign."""
+
+    name = models.CharField(max_length=120)
+    code = models.SlugField(max_length=60)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="contract_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContractVersion(OrgOwned):
+    """One wording of a contract in one language. A new wording is a new version: members
+    who signed an earlier one are bound by that one, which their signature keeps. The same
+    version number in several languages is one set of terms, translated."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    language = models.CharField(max_length=10, help_text="e.g. en, sv, fr, th, zh-hans")
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="The terms, as plain text; blank lines part paragraphs.")
+    published_at = models.DateTimeField(help_text="Shown to members joining from this time.")
+
+    class Meta:
+        ordering = ["contract", "-version", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "version", "language"], name="contract_version_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract.name} v{self.version} ({self.language})"
+
+
 class Plan(OrgOwned):
     name = models.CharField(max_length=120)
     code = models.SlugField(max_length=60)
@@ -77,6 +117,14 @@ class Plan(OrgOwned):
     )
     locations = models.ManyToManyField(Location, blank=True, related_name="plans")
     sold_online = models.BooleanField(default=True)
+    contract = models.ForeignKey(
+        Contract,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="plans",
+        help_text="What members sign when they join online; empty = the standard terms only.",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.numbers import format_percent
 from django.template.loader import render_to_string
@@ -20,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from dues.billing.lines import period_label
-from dues.billing.models import Invoice, InvoiceLine, InvoiceStatus
+from dues.billing.models import ContractSignature, Invoice, InvoiceLine, InvoiceStatus
 from dues.billing.periods import Period
 from dues.notify.render import date_text, money_text
 
@@ -154,3 +155,32 @@ def invoice_pdf(invoice: Invoice, language: str) -> bytes:
 
 def invoice_filename(invoice: Invoice) -> str:
     return f"{invoice.number or f'draft-{invoice.pk}'}.pdf"
+
+
+def contract_html(signature: ContractSignature) -> str:
+    """The signed contract as a document: the text exactly as signed, and how it was
+    signed (typed name, time at the gym's location, IP address, version, fingerprint)."""
+    location = signature.location
+    signed_local = signature.signed_at.astimezone(ZoneInfo(location.timezone))
+    version = signature.contract_version
+    with translation.override(signature.language):
+        return render_to_string(
+            "notify/documents/contract.html",
+            {
+                "signature": signature,
+                "signed_on": date_text(signed_local.date(), signature.language),
+                "signed_time": f"{signed_local:%H:%M} ({location.timezone})",
+                "version": version.version if version else None,
+            },
+        )
+
+
+def contract_pdf(signature: ContractSignature) -> bytes:
+    from weasyprint import HTML
+
+    pdf: bytes = HTML(string=contract_html(signature)).write_pdf()
+    return pdf
+
+
+def contract_filename(signature: ContractSignature) -> str:
+    return f"contract-{signature.member.member_number or signature.member_id}-{signature.pk}.pdf"

@@ -3,9 +3,13 @@ effects run from the outbox, never inside the deciding transaction).
 
 A message is claimed (``sending``, with a lease) in its own short transaction, sent with
 no transaction open, then marked ``sent``, or queued again with a growing back-off, or
-``failed`` after the last try. A process that dies between sending and marking leaves the
-lease to expire and the message is sent again: email and SMS are at-least-once, which is
-the right side to err on for a reminder about money.
+``failed`` after the last try, or at once when the provider says trying again cannot help
+(an SMS to a number that does not exist). A process that dies between sending and marking
+leaves the lease to expire and the message is sent again: email and SMS are at-least-once,
+which is the right side to err on for a reminder about money.
+
+An email about an invoice carries the invoice as a PDF, rendered here, at sending time,
+in the message's language.
 """
 
 from __future__ import annotations
@@ -17,15 +21,23 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.dummy import EmailBackend as DiscardingBackend
 from django.db import connection, transaction
 from django.db.models import Q
 
+from dues.billing.models import ContractSignature, Invoice
 from dues.core.channels import Channel
 from dues.core.clock import Clock
 from dues.core.db import forbid_transaction
+from dues.notify.documents import (
+    contract_filename,
+    contract_pdf,
+    invoice_filename,
+    invoice_pdf,
+)
 from dues.notify.models import Message, MessageStatus
 from dues.notify.services import message_transition
-from dues.notify.sms import sms_backend
+from dues.notify.sms import SmsBackend, SmsError, sms_backend
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +56,24 @@ def messages_send(
     if not claimed:
         return counts
     email = get_connection(fail_silently=False)
-    sms = sms_backend()
+    sms: SmsBackend | None = None
     for message in claimed:
+        note = ""
         try:
             if message.channel == Channel.EMAIL:
-                provider_id = _send_email(email, message)
+                provider_id, note = _send_email(email, message)
             else:
+                # Made at the first SMS, inside the try: a misconfigured provider fails
+                # its SMS (retried, with the reason on each) but never holds up email.
+                if sms is None:
+                    sms = sms_backend()
                 provider_id = sms.send(to=message.to, body=message.body, reference=str(message.pk))
         except Exception as exc:  # any failure of the provider: try again later
             log.warning("message %s not sent: %s", message.pk, exc)
+            # A permanent refusal (the number does not exist) is not worth four more tries.
+            permanent = isinstance(exc, SmsError) and exc.permanent
             with transaction.atomic():
-                if message.tries >= MAX_TRIES:
+                if permanent or message.tries >= MAX_TRIES:
                     message_transition(message, MessageStatus.FAILED, clock=clock, error=str(exc))
                     counts["failed"] += 1
                 else:
@@ -73,7 +92,7 @@ def messages_send(
                 MessageStatus.SENT,
                 clock=clock,
                 provider_id=provider_id,
-                error="",
+                error=note,
                 next_try_at=None,
             )
         counts["sent"] += 1
@@ -108,7 +127,12 @@ def _claim(clock: Clock, limit: int, ids: list[int] | None) -> list[Message]:
     return claimed
 
 
-def _send_email(conn: BaseEmailBackend, message: Message) -> str:
+class DocumentError(Exception):
+    """A document an email carries (its invoice) could not be rendered."""
+
+
+def _send_email(conn: BaseEmailBackend, message: Message) -> tuple[str, str]:
+    """Send one email; its Message-ID and a note for the delivery log (empty if none)."""
     msgid = make_msgid(idstring=f"dues-{message.pk}")
     mail = EmailMultiAlternatives(
         subject=message.subject,
@@ -120,5 +144,38 @@ def _send_email(conn: BaseEmailBackend, message: Message) -> str:
     )
     if message.html:
         mail.attach_alternative(message.html, "text/html")
+    note = ""
+    # A backend that throws mail away (simulations) needs no PDF, which takes ~0.5 s.
+    if not isinstance(conn, DiscardingBackend):
+        try:
+            for name, content, mimetype in _documents(message):
+                mail.attach(name, content, mimetype)
+        except Exception as exc:
+            # Retried like a refused send, as many causes pass (a database hiccup, a
+            # worker out of memory). On the last try the email goes without it rather
+            # than be lost: its text states the amount and links to the invoice's page,
+            # which is what the member needs; the PDF is the copy to keep.
+            if message.tries < MAX_TRIES:
+                raise DocumentError(f"document not rendered: {exc}") from exc
+            log.exception("message %s: sending without its PDF", message.pk)
+            note = f"sent without its PDF: {exc}"
     mail.send()
-    return msgid
+    return msgid, note
+
+
+def _documents(message: Message) -> list[tuple[str, bytes, str]]:
+    """What the email carries as (file name, bytes, type): the contract a new member
+    signed, or the invoice it is about, as it stands now (paid since the reminder was
+    written, it says so), in the message's language."""
+    event = message.event if message.event_id is not None else None
+    if event is not None and event.topic == "contract.signed":
+        signature = ContractSignature.objects.select_related("member", "location").get(
+            pk=event.payload["signature_id"], organization_id=message.organization_id
+        )
+        return [(contract_filename(signature), contract_pdf(signature), "application/pdf")]
+    if message.invoice_id is None:
+        return []
+    invoice = Invoice.objects.select_related("organization", "location", "payer").get(
+        pk=message.invoice_id, organization_id=message.organization_id
+    )
+    return [(invoice_filename(invoice), invoice_pdf(invoice, message.language), "application/pdf")]

@@ -1,10 +1,14 @@
 from django.urls import path
 
-from dues.portal.views import account, app, links, signin
+from dues.portal.views import account, app, join, links, signin
 
 urlpatterns = [
     path("i/<str:token>/", links.invoice_page, name="portal-invoice"),
     path("c/<str:token>/", links.card_page, name="portal-card-link"),
+    path("join/<slug:slug>/", join.join_plan, name="portal-join-plan"),
+    path("join/<slug:slug>/details/", join.join_details, name="portal-join-details"),
+    path("join/<slug:slug>/contract/", join.join_contract, name="portal-join-contract"),
+    path("join/<slug:slug>/payment/", join.join_payment, name="portal-join-payment"),
     path("me/signin/", signin.signin_page, name="portal-signin"),
     path("me/signin/<str:token>/", signin.signin_link_page, name="portal-signin-link"),
     path("me/signout/", signin.signout, name="portal-signout"),
