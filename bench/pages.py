@@ -1,0 +1,151 @@
+"""Benchmark the web pages members use: ``python -m bench.pages --members 100000``.
+
+Builds the same gym as ``bench.billing_run`` (a fresh SQLite file, or a ``dues_bench``
+database on the PostgreSQL server ``DUES_DATABASE_URL`` names), runs one billing day
+through the real billing run so every member has an invoice and a payment, then requests
+each page for a sample of members through Django's request handler in this process:
+server time only, no network. Prints one JSON line per page with p50, p95 and the
+slowest request; the target is p95 at most 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from bench.billing_run import database_prepare, setup
+
+TARGET_MS = 150.0
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pages")
+    parser.add_argument("--members", type=int, default=100000)
+    parser.add_argument("--requests", type=int, default=200, help="requests per page")
+    parser.add_argument("--day", default="2026-03-01")
+    args = parser.parse_args(argv)
+    day = date.fromisoformat(args.day)
+    # Static files are not collected for a benchmark; WhiteNoise says so on every client.
+    warnings.filterwarnings("ignore", message="No directory at")
+
+    with tempfile.TemporaryDirectory(prefix="dues-bench-") as tmp:
+        vendor = database_prepare(tmp)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dues.settings")
+        os.environ["DUES_VAR_DIR"] = tmp
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import setup_test_environment
+
+        from dues.billing.links import invoice_link_token
+        from dues.billing.models import Invoice
+        from dues.core.clock import SimulatedClock, local_midnight
+        from dues.members.models import Member
+        from dues.ops.jobs import bill
+        from dues.payments.gateways.sandbox import SandboxGateway
+        from dues.portal.session import SESSION_KEY
+        from dues.portal.views import account, join, links, signin
+
+        setup_test_environment()  # the test client's host name is allowed
+        t = time.perf_counter()
+        call_command("migrate", interactive=False, verbosity=0)
+        setup(args.members, day)
+        clock = SimulatedClock(local_midnight(day, "Europe/Stockholm") + timedelta(hours=1))
+        bill(as_of=day, clock=clock, gateway=SandboxGateway())
+        with connection.cursor() as cursor:
+            for table in ("members_member", "billing_invoice", "payments_payment"):
+                cursor.execute(f"ANALYZE {table}")
+        print(f"setup: {args.members} members billed in {time.perf_counter() - t:.1f}s", flush=True)
+        views: list[Any] = [account, join, links, signin]
+        for module in views:
+            module.CLOCK = clock  # the pages on the benchmark's day
+
+        rng = random.Random(7)
+        ids = list(Member.objects.values_list("pk", flat=True))
+        sample = rng.sample(ids, min(args.requests, len(ids)))
+        invoices = dict(Invoice.objects.filter(payer_id__in=sample).values_list("payer_id", "pk"))
+        org_id = Member.objects.values_list("organization_id", flat=True).first()
+        assert org_id is not None
+
+        def as_member(member_id: int) -> Client:
+            client = Client()
+            session = client.session
+            session[SESSION_KEY] = member_id
+            session.save()
+            return client
+
+        def hosted_link(member_id: int) -> str:
+            invoice = invoices[member_id]
+            token = invoice_link_token(invoice_id=invoice, organization_id=org_id, clock=clock)
+            return f"/i/{token}/"
+
+        clients = {m: as_member(m) for m in sample}
+        pages: dict[str, Callable[[int], str]] = {
+            "portal home": lambda m: "/me/",
+            "portal invoices": lambda m: "/me/invoices/",
+            "portal invoice": lambda m: f"/me/invoices/{invoices[m]}/",
+            "portal card": lambda m: "/me/card/",
+            "portal messages": lambda m: "/me/messages/",
+            "portal settings": lambda m: "/me/settings/",
+            "portal data export": lambda m: "/me/export/",
+            "hosted invoice link": hosted_link,
+            "join: choose a plan": lambda m: "/join/bench/",
+        }
+        failed = False
+        for name, url_of in pages.items():
+            for m in sample[:5]:  # warm caches and templates
+                clients[m].get(url_of(m))
+            times = []
+            for m in sample:
+                url = url_of(m)
+                t0 = time.perf_counter()
+                response = clients[m].get(url)
+                times.append((time.perf_counter() - t0) * 1000)
+                if response.status_code != 200:
+                    print(f"{name}: {url} answered {response.status_code}", flush=True)
+                    failed = True
+                    break
+            p95 = percentile(times, 0.95)
+            print(
+                json.dumps(
+                    {
+                        "bench": "pages",
+                        "db": vendor,
+                        "members": args.members,
+                        "page": name,
+                        "requests": len(times),
+                        "p50_ms": round(statistics.median(times), 1),
+                        "p95_ms": round(p95, 1),
+                        "max_ms": round(max(times), 1),
+                        "target_p95_ms": TARGET_MS,
+                        "met": p95 <= TARGET_MS,
+                    }
+                ),
+                flush=True,
+            )
+        from django.db import connections
+
+        connections.close_all()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
