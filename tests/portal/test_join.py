@@ -16,6 +16,7 @@ from dues.billing.contracts import contract_sign
 from dues.billing.models import ContractSignature, Invoice, InvoiceStatus, Subscription
 from dues.catalog.models import Contract, ContractVersion
 from dues.members.models import Member
+from dues.members.selectors import consent_current
 from dues.notify.documents import contract_pdf
 from dues.portal.views import join as join_views
 from dues.portal.views import links
@@ -31,6 +32,7 @@ DETAILS = {
     "date_of_birth": "1990-04-02",
     "address": "Storgatan 1\n111 22 Stockholm",
     "language": "sv",
+    "marketing_email": "on",
 }
 
 
@@ -127,6 +129,10 @@ def test_join_online_to_first_paid_invoice(org, location, gold, web_clock, smtp)
     assert (sig.contract_version.version, sig.contract_version.language) == (2, "sv")
     assert sig.text_sha256 == hashlib.sha256(sig.text.encode()).hexdigest() == sha_of(page)
     assert sig.subscription is None
+    # Asked at sign-up: news by email yes, by SMS not ticked.
+    assert consent_current(member) == {"email": True, "sms": False}
+    [consent] = member.consent_history.all()
+    assert (consent.source, consent.ip_address) == ("join", "203.0.113.7")
     # The copy of the contract, emailed at once with the PDF of exactly the signed text.
     [mail] = smtp.messages
     assert mail["To"] == "sara.lind@example.com"

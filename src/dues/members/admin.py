@@ -1,7 +1,9 @@
 """Members: the front desk's most used admin page, kept fast at 100k members.
 
 Status is read-only here: it moves only through ``members.services.member_set_status``,
-which records the history row and the outbox event.
+which records the history row and the outbox event. Marketing consent is an append-only
+history: staff record a member's answer as a new row (``services.consent_set``), never
+by editing one.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from dues.core.admin import (
     ReadOnlyTabularInline,
     stamp_new_row,
 )
-from dues.members.models import EmergencyContact, Member, MemberNote, MemberStatusChange
+from dues.members.models import (
+    ConsentChange,
+    ConsentSource,
+    EmergencyContact,
+    Member,
+    MemberNote,
+    MemberStatusChange,
+)
+from dues.members.selectors import consent_current
+from dues.members.services import consent_set
 
 # Autocomplete (not a <select>) for every foreign key to Member: 100k options would not render.
 MEMBER_SEARCH_FIELDS = ("first_name", "last_name", "email", "phone", "member_number")
@@ -49,8 +60,19 @@ class MemberForm(forms.ModelForm):  # type: ignore[type-arg]
             "organization",
             "home_location",
             "payer",
+            "service_email",
+            "service_sms",
+            "service_in_app",
+            "payment_sms",
         )
-        labels = {"home_location": _("Home location"), "language": _("Language")}
+        labels = {
+            "home_location": _("Home location"),
+            "language": _("Language"),
+            "service_email": _("Service messages by email"),
+            "service_sms": _("Service messages by SMS"),
+            "service_in_app": _("Service messages in the app"),
+            "payment_sms": _("Payment messages also by SMS"),
+        }
 
     def clean_email(self) -> str:
         return str(self.cleaned_data.get("email") or "").strip().lower()
@@ -94,6 +116,14 @@ class MemberNoteInline(admin.TabularInline):  # type: ignore[type-arg]
     readonly_fields = ("author", "created_at")
     extra = 0
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+
+
+class ConsentChangeInline(ReadOnlyTabularInline):
+    model = ConsentChange
+    fields = ("changed_at", "channel", "granted", "source", "changed_by", "wording_version")
+    show_change_link = False
+    verbose_name = _("marketing consent change")
+    verbose_name_plural = _("marketing consent history")
 
 
 class MemberStatusChangeInline(ReadOnlyTabularInline):
@@ -145,8 +175,23 @@ class MemberAdmin(InheritOrganizationInlinesMixin, OrgOwnedAdmin):
                 )
             },
         ),
+        (
+            _("Messages"),
+            {
+                "fields": ("service_email", "service_sms", "service_in_app", "payment_sms"),
+                "description": _(
+                    "Payment messages always go by email and in the app; only their SMS "
+                    "can be turned off."
+                ),
+            },
+        ),
     )
-    inlines = (EmergencyContactInline, MemberNoteInline, MemberStatusChangeInline)
+    inlines = (
+        EmergencyContactInline,
+        MemberNoteInline,
+        MemberStatusChangeInline,
+        ConsentChangeInline,
+    )
 
     @admin.display(description=_("Name"), ordering="last_name")
     def name(self, obj: Member) -> str:
@@ -210,3 +255,53 @@ class MemberStatusChangeAdmin(ReadOnlyModelAdmin):
     list_filter = ("to_status", "from_status", "organization")
     list_select_related = ("member",)
     date_hierarchy = "changed_at"
+
+
+class ConsentChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = ConsentChange
+        fields = ("member", "channel", "granted", "wording_version")
+        labels = {"granted": _("Consents to marketing on this channel")}
+        help_texts = {
+            "wording_version": _("The form or wording the member answered, e.g. paper-2026.")
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        member, channel = cleaned.get("member"), cleaned.get("channel")
+        granted = cleaned.get("granted", False)
+        if member is not None and channel and consent_current(member)[channel] == granted:
+            self.add_error(None, _("This is already the member's answer on this channel."))
+        return cleaned
+
+
+@admin.register(ConsentChange)
+class ConsentChangeAdmin(DuesModelAdmin):
+    """Add-only: a member's answer given at the desk or on paper is a new row in the
+    history; rows are never changed or deleted."""
+
+    form = ConsentChangeForm
+    list_display = ("member", "channel", "granted", "source", "changed_by", "changed_at")
+    search_fields = ("wording_version", "changed_by", *member_search_fields("member"))
+    list_filter = ("channel", "granted", "source", "organization")
+    list_select_related = ("member",)
+    autocomplete_fields = ("member",)
+    date_hierarchy = "changed_at"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        [row] = consent_set(
+            member=obj.member,
+            granted={obj.channel: obj.granted},
+            source=ConsentSource.STAFF,
+            wording_version=obj.wording_version,
+            changed_by=request.user.get_username(),
+            clock=ADMIN_CLOCK,
+        )
+        # The admin goes on with the row the service wrote (for its message and log).
+        obj.pk, obj.organization_id, obj._state.adding = row.pk, row.organization_id, False

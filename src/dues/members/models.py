@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from dues.core.models import Location, OrgOwned
+from dues.members.search import SEARCH_KEY_FIELDS, SEARCH_SOURCE_FIELDS, search_keys
 
 
 class MemberStatus(models.TextChoices):
@@ -49,17 +52,65 @@ class Member(OrgOwned):
     portal_signed_in_at = models.DateTimeField(
         null=True, blank=True, help_text="Last sign-in to the member portal."
     )
+    # Notification preferences: which channels the member wants, by purpose of the message
+    # (``selectors.message_channels`` applies them). Payment messages always go by email
+    # and in-app, so only their SMS can be turned off.
+    service_email = models.BooleanField(
+        default=True, help_text="Class reminders and similar service messages by email."
+    )
+    service_sms = models.BooleanField(default=True, help_text="Service messages by SMS.")
+    service_in_app = models.BooleanField(default=True, help_text="Service messages in the app.")
+    payment_sms = models.BooleanField(
+        default=True,
+        help_text="Payment messages also by SMS (email and in-app cannot be turned off).",
+    )
     created_at = models.DateTimeField()
+    # Staff search keys (``members.search``), kept by ``save``; each index serves a prefix
+    # match (PostgreSQL: LIKE 'x%' on the pattern_ops column; SQLite: a range).
+    search_name = models.CharField(max_length=201, blank=True, editable=False)
+    search_name_reversed = models.CharField(max_length=201, blank=True, editable=False)
+    search_email = models.CharField(max_length=254, blank=True, editable=False)
+    search_phone = models.CharField(max_length=32, blank=True, editable=False)
 
     class Meta:
         ordering = ["last_name", "first_name"]
         indexes = [
             models.Index(fields=["organization", "last_name"]),
             models.Index(fields=["organization", "email"]),
+            models.Index(fields=["organization", "member_number"], name="member_number_idx"),
+            *(
+                models.Index(
+                    fields=["organization", key],
+                    opclasses=["int8_ops", "varchar_pattern_ops"],  # PostgreSQL only
+                    name=name,
+                )
+                for key, name in (
+                    ("search_name", "member_search_name_idx"),
+                    ("search_name_reversed", "member_search_name_rev_idx"),
+                    ("search_email", "member_search_email_idx"),
+                    ("search_phone", "member_search_phone_idx"),
+                )
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The search keys follow the fields they are made from, whoever saves the row.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or SEARCH_SOURCE_FIELDS.intersection(update_fields):
+            keys = search_keys(
+                first_name=self.first_name,
+                last_name=self.last_name,
+                email=self.email,
+                phone=self.phone,
+            )
+            for name, value in keys.items():
+                setattr(self, name, value)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, *SEARCH_KEY_FIELDS}
+        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:
@@ -105,3 +156,72 @@ class MemberNote(OrgOwned):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class MessagePurpose(models.TextChoices):
+    """Why a message is sent, which decides how far the member's preferences reach."""
+
+    SERVICE = "service", "Service (class reminders and similar)"
+    PAYMENT = "payment", "Payment (reminders of money owed, receipts, charge notices)"
+
+
+class ConsentChannel(models.TextChoices):
+    """Channels that carry marketing; the values are ``core.channels.Channel``'s."""
+
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class ConsentSource(models.TextChoices):
+    PORTAL = "portal", "Member, in the portal"
+    JOIN = "join", "Member, when joining online"
+    STAFF = "staff", "Staff"
+
+
+class ConsentChange(OrgOwned):
+    """One change of a member's marketing consent on one channel. Append-only: rows are
+    written by ``services.consent_set`` and never changed or deleted; the current state is
+    the latest row per channel (``selectors.consent_current``), and no row means no
+    consent."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consent_history")
+    channel = models.CharField(max_length=8, choices=ConsentChannel.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=8, choices=ConsentSource.choices)
+    changed_by = models.CharField(
+        max_length=150, blank=True, help_text="The staff member; empty when the member chose."
+    )
+    ip_address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="Where the member was, for changes they made online."
+    )
+    wording_version = models.CharField(
+        max_length=40, help_text="Which wording of the consent question was shown."
+    )
+    language = models.CharField(max_length=10, blank=True, help_text="The wording's language.")
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["member", "channel", "changed_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(source="portal") | models.Q(ip_address__isnull=False),
+                name="consent_portal_has_ip",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(source="staff") | ~models.Q(changed_by=""),
+                name="consent_staff_is_named",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "granted" if self.granted else "withdrawn"
+        return f"{self.member}: {self.channel} marketing {state}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("consent history is append-only: record a new change instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("consent history is append-only")

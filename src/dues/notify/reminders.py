@@ -1,6 +1,10 @@
 """Dunning reminders: a ``dunning.reminder`` event becomes one message per channel of the
 step, in the payer's language, addressed by name, with the amount, the due date, what
-happens next and a signed link to pay or update the card."""
+happens next and a signed link to pay or update the card.
+
+The step (or the pre-notice) proposes the channels; the payer's notification preferences
+then decide, by the payment-message rule in ``members.selectors.message_channels``: SMS
+can be turned off, email and in-app cannot, and a message never loses every channel."""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from dues.billing.models import Invoice
 from dues.core.channels import Channel
 from dues.core.clock import Clock
 from dues.core.models import Location, OutboxEvent
-from dues.members.models import Member
+from dues.members.models import Member, MessagePurpose
+from dues.members.selectors import message_channels
 from dues.notify.models import Message
 from dues.notify.render import date_text, message_language, money_text
 from dues.notify.services import message_create
@@ -43,7 +48,7 @@ def reminder_messages_create(event: OutboxEvent, clock: Clock) -> None:
     member = Member.objects.get(pk=p["payer_id"], organization_id=event.organization_id)
     language = message_language(member, invoice.location)
     done = set(Message.objects.filter(event=event).values_list("channel", flat=True))
-    for channel in p["channels"]:
+    for channel in message_channels(member, purpose=MessagePurpose.PAYMENT, channels=p["channels"]):
         if channel in done:
             continue
         message_create(
@@ -149,7 +154,9 @@ def pre_notice_messages_create(event: OutboxEvent, clock: Clock) -> None:
                 member_id=member.pk, organization_id=member.organization_id, clock=clock
             ),
         }
-    for channel in PRE_NOTICE_CHANNELS:
+    for channel in message_channels(
+        member, purpose=MessagePurpose.PAYMENT, channels=PRE_NOTICE_CHANNELS
+    ):
         if channel in done:
             continue
         message_create(

@@ -63,3 +63,38 @@ class FreezeForm(forms.Form):
 
 class LanguageForm(forms.Form):
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+
+
+# The marketing consent question exactly as the settings page asks it (the two labels
+# below and the paragraph above them in ``settings.html``). Each answer records this
+# version (``members.ConsentChange.wording_version``), so what the member agreed to can
+# be shown later: change the wording, in English or in a translation, and give it a new
+# version here.
+CONSENT_WORDING_VERSION = "portal-settings-2026-11"
+
+
+class ConsentForm(forms.Form):
+    """Marketing consent per channel: unticked unless the member ticked it."""
+
+    marketing_email = forms.BooleanField(label=_("Yes, email me news and offers"), required=False)
+    marketing_sms = forms.BooleanField(
+        label=_("Yes, text me news and offers (SMS)"), required=False
+    )
+
+    def granted(self) -> dict[str, bool]:
+        """The answer per channel, as ``members.services.consent_set`` takes it."""
+        return {
+            "email": self.cleaned_data["marketing_email"],
+            "sms": self.cleaned_data["marketing_sms"],
+        }
+
+
+class NotificationsForm(forms.Form):
+    """Which channels the member wants for service messages, and whether payment messages
+    also come by SMS (email and in-app are always on for those; the rule is
+    ``members.selectors.message_channels``)."""
+
+    service_email = forms.BooleanField(label=_("By email"), required=False)
+    service_sms = forms.BooleanField(label=_("By text message (SMS)"), required=False)
+    service_in_app = forms.BooleanField(label=_("In the app, under Messages"), required=False)
+    payment_sms = forms.BooleanField(label=_("Also by text message (SMS)"), required=False)

@@ -33,12 +33,13 @@ from dues.catalog.selectors import contract_version_current
 from dues.core.channels import Channel
 from dues.core.clock import Clock
 from dues.core.models import Location, Organization, OutboxEvent
-from dues.members.models import Member
-from dues.members.services import member_create
+from dues.members.models import ConsentSource, Member
+from dues.members.services import consent_set, member_create
 from dues.notify.render import date_text, money_text
 from dues.notify.send import messages_send
 from dues.notify.services import message_create
 from dues.payments.gateways.base import Gateway
+from dues.portal.forms import CONSENT_WORDING_VERSION
 from dues.portal.services import PayResult, invoice_pay_now
 
 
@@ -51,6 +52,8 @@ class Details:
     date_of_birth: date | None
     address: str
     language: str
+    marketing_email: bool = False
+    marketing_sms: bool = False
 
     @property
     def full_name(self) -> str:
@@ -212,6 +215,15 @@ def join_sign(
             typed_name=typed_name,
             ip_address=ip_address,
             user_agent=user_agent,
+            clock=clock,
+        )
+        consent_set(
+            member=member,
+            granted={"email": details.marketing_email, "sms": details.marketing_sms},
+            source=ConsentSource.JOIN,
+            wording_version=CONSENT_WORDING_VERSION,
+            ip_address=ip_address,
+            language=details.language,
             clock=clock,
         )
         # The email carries the PDF of this signature (notify.send reads it off the event).

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from dues.catalog.models import Plan
+from dues.portal.forms import ConsentForm
 
 
 class PlanForm(forms.Form):
@@ -29,7 +30,9 @@ class PlanForm(forms.Form):
         self.fields["plan"].queryset = plans  # type: ignore[attr-defined]
 
 
-class DetailsForm(forms.Form):
+class DetailsForm(ConsentForm):
+    """Who is joining, and their answer to the marketing question (unticked by default)."""
+
     first_name = forms.CharField(
         label=_("First name"),
         max_length=100,
@@ -61,6 +64,17 @@ class DetailsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
     )
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    field_order = [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "date_of_birth",
+        "address",
+        "language",
+        "marketing_email",
+        "marketing_sms",
+    ]
 
     def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

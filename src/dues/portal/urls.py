@@ -33,4 +33,5 @@ urlpatterns = [
     path("me/messages/", account.inbox, name="portal-inbox"),
     path("me/settings/", account.settings_page, name="portal-settings"),
     path("me/export/", account.export, name="portal-export"),
+    path("me/export/csv/", account.export_csv, name="portal-export-csv"),
 ]

@@ -1,6 +1,7 @@
 """The signed-in member's pages: membership, invoices and receipts, card, messages,
-language and a copy of their data. Every object is looked up through
-``portal.selectors``, which only ever holds the member's own."""
+settings (language, marketing consent, notification preferences) and a copy of their
+data. Every object is looked up through ``portal.selectors``, which only ever holds the
+member's own."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
@@ -25,8 +32,9 @@ from dues.billing.services import (
     today_at,
 )
 from dues.core.clock import SystemClock
-from dues.members.models import Member
-from dues.members.services import member_update
+from dues.members.models import ConsentSource, Member
+from dues.members.selectors import consent_current
+from dues.members.services import consent_set, member_update, notification_preferences_set
 from dues.notify.documents import (
     invoice_filename,
     invoice_html,
@@ -36,8 +44,14 @@ from dues.notify.documents import (
 from dues.notify.render import date_text, money_text
 from dues.notify.services import message_read
 from dues.payments.gateways.base import gateway_get
-from dues.portal.export import member_export
-from dues.portal.forms import FreezeForm, LanguageForm
+from dues.portal.export import member_export, member_export_zip
+from dues.portal.forms import (
+    CONSENT_WORDING_VERSION,
+    ConsentForm,
+    FreezeForm,
+    LanguageForm,
+    NotificationsForm,
+)
 from dues.portal.selectors import (
     member_household,
     member_inbox,
@@ -330,20 +344,59 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
+# The settings page holds one form per topic, each saved on its own: the hidden field
+# ``form`` names it (a post without one is the language form's).
+SETTINGS_FORMS = ("language", "consent", "notifications")
+
+
 @require_http_methods(["GET", "POST"])
 @member_required
 def settings_page(request: HttpRequest) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
-    form = LanguageForm(request.POST or None, initial={"language": member.language})
-    if request.method == "POST" and form.is_valid():
+    posted = request.POST.get("form", "language") if request.method == "POST" else ""
+    if posted and posted not in SETTINGS_FORMS:
+        return HttpResponseBadRequest()
+    data = {name: request.POST if posted == name else None for name in SETTINGS_FORMS}
+    form = LanguageForm(data["language"], initial={"language": member.language})
+    consent = ConsentForm(
+        data["consent"],
+        initial={f"marketing_{c}": on for c, on in consent_current(member).items()},
+    )
+    notifications = NotificationsForm(
+        data["notifications"],
+        initial={name: getattr(member, name) for name in NotificationsForm.base_fields},
+    )
+    if posted == "language" and form.is_valid():
         member_update(member=member, clock=CLOCK, language=form.cleaned_data["language"])
         with translation.override(member.language):
             messages.success(request, _("Your settings are saved."))
         return HttpResponseRedirect(reverse("portal-settings"))
+    if posted == "consent" and consent.is_valid():
+        consent_set(
+            member=member,
+            granted=consent.granted(),
+            source=ConsentSource.PORTAL,
+            wording_version=CONSENT_WORDING_VERSION,
+            language=_lang(),
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+            clock=CLOCK,
+        )
+        messages.success(request, _("Your choices about news and offers are saved."))
+        return HttpResponseRedirect(reverse("portal-settings"))
+    if posted == "notifications" and notifications.is_valid():
+        notification_preferences_set(member=member, clock=CLOCK, **notifications.cleaned_data)
+        messages.success(request, _("Your message settings are saved."))
+        return HttpResponseRedirect(reverse("portal-settings"))
     return render(
         request,
         "portal/settings.html",
-        {"gym": member.organization.name, "form": form, "member": member},
+        {
+            "gym": member.organization.name,
+            "form": form,
+            "consent": consent,
+            "notifications": notifications,
+            "member": member,
+        },
     )
 
 
@@ -356,4 +409,14 @@ def export(request: HttpRequest) -> HttpResponse:
         content_type="application/json; charset=utf-8",
     )
     response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@require_GET
+@member_required
+def export_csv(request: HttpRequest) -> HttpResponse:
+    """The same copy as ``export``, as spreadsheets: one CSV file per section in a ZIP."""
+    member: Member = request.member  # type: ignore[attr-defined]
+    response = HttpResponse(member_export_zip(member, clock=CLOCK), content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="my-data.zip"'
     return response
