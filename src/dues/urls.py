@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("dues.api.urls")),
     path("hooks/", include("dues.payments.urls")),
+    path("staff/", include("dues.staff.urls")),
     path("", include("dues.portal.urls")),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import models
 from django.test import RequestFactory
@@ -50,7 +51,13 @@ from dues.dunning.models import (
     RiskScore,
 )
 from dues.ledger.models import Account, JournalEntry, JournalLine
-from dues.members.models import EmergencyContact, Member, MemberNote, MemberStatusChange
+from dues.members.models import (
+    ConsentChange,
+    EmergencyContact,
+    Member,
+    MemberNote,
+    MemberStatusChange,
+)
 from dues.notify.models import Message
 from dues.payments.models import (
     Dispute,
@@ -63,6 +70,7 @@ from dues.payments.models import (
     Refund,
     SandboxCharge,
 )
+from dues.staff.models import StaffAction, StaffRole
 from dues.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -188,6 +196,21 @@ def world(db: None) -> World:
         organization=org, member=payer, name="Erik", relationship="partner", phone="+4670999"
     )
     MemberNote.objects.create(organization=org, member=payer, text="Knee injury", created_at=now)
+    desk = get_user_model().objects.create(username="kim", password="!")
+    StaffRole.objects.create(organization=org, user=desk, role="front_desk", created_at=now)
+    StaffAction.objects.create(
+        organization=org, user=desk, member=payer, action="note_add", detail={}, at=now
+    )
+    ConsentChange.objects.create(
+        organization=org,
+        member=payer,
+        channel="email",
+        granted=True,
+        source="staff",
+        changed_by="kim",
+        wording_version="paper-2026",
+        changed_at=now,
+    )
     MemberStatusChange.objects.create(
         organization=org, member=payer, from_status="prospect", to_status="active", changed_at=now
     )
