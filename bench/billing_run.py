@@ -53,6 +53,7 @@ def setup(members: int, day: date) -> None:
     from dues.core.clock import SimulatedClock, local_midnight
     from dues.core.services import location_create, organization_create
     from dues.members.models import Member, MemberStatus
+    from dues.members.search import search_keys
     from dues.payments.models import PaymentMethod
 
     clock = SimulatedClock(local_midnight(day, "Europe/Stockholm"))
@@ -81,6 +82,13 @@ def setup(members: int, day: date) -> None:
                     home_location=loc,
                     member_number=f"B{lo + i:07d}",
                     created_at=now,
+                    # bulk_create skips save(), which keeps the staff search keys
+                    **search_keys(
+                        first_name="Bench",
+                        last_name=f"Member{lo + i}",
+                        email=f"m{lo + i}@bench.example",
+                        phone="",
+                    ),
                 )
                 for i in range(n)
             ],

@@ -1,4 +1,4 @@
-"""Benchmark the web pages members use: ``python -m bench.pages --members 100000``.
+"""Benchmark the member and staff pages: ``python -m bench.pages --members 100000``.
 
 Builds the same gym as ``bench.billing_run`` (a fresh SQLite file, or a ``dues_bench``
 database on the PostgreSQL server ``DUES_DATABASE_URL`` names), runs one billing day
@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         from dues.payments.gateways.sandbox import SandboxGateway
         from dues.portal.session import SESSION_KEY
         from dues.portal.views import account, join, links, signin
+        from dues.staff.services import staff_role_grant
+        from dues.staff.session import ORG_KEY
+        from dues.staff.views import actions as staff_actions
+        from dues.staff.views import members as staff_members
 
         setup_test_environment()  # the test client's host name is allowed
         t = time.perf_counter()
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             for table in ("members_member", "billing_invoice", "payments_payment"):
                 cursor.execute(f"ANALYZE {table}")
         print(f"setup: {args.members} members billed in {time.perf_counter() - t:.1f}s", flush=True)
-        views: list[Any] = [account, join, links, signin]
+        views: list[Any] = [account, join, links, signin, staff_actions, staff_members]
         for module in views:
             module.CLOCK = clock  # the pages on the benchmark's day
 
@@ -98,6 +102,24 @@ def main(argv: list[str] | None = None) -> int:
             return f"/i/{token}/"
 
         clients = {m: as_member(m) for m in sample}
+        # One front-desk account (no second factor asked) searching and opening profiles.
+        from django.contrib.auth import get_user_model
+
+        from dues.core.models import Organization
+
+        desk_user = get_user_model().objects.create_user(username="desk", password="x")
+        staff_role_grant(
+            user=desk_user,
+            organization=Organization.objects.get(pk=org_id),
+            role="front_desk",
+            clock=clock,
+        )
+        desk = Client()
+        desk.force_login(desk_user, backend="django.contrib.auth.backends.ModelBackend")
+        session = desk.session
+        session[ORG_KEY] = org_id
+        session.save()
+        numbers = dict(Member.objects.filter(pk__in=sample).values_list("pk", "last_name"))
         pages: dict[str, Callable[[int], str]] = {
             "portal home": lambda m: "/me/",
             "portal invoices": lambda m: "/me/invoices/",
@@ -106,18 +128,28 @@ def main(argv: list[str] | None = None) -> int:
             "portal messages": lambda m: "/me/messages/",
             "portal settings": lambda m: "/me/settings/",
             "portal data export": lambda m: "/me/export/",
+            "portal data export (CSV)": lambda m: "/me/export/csv/",
             "hosted invoice link": hosted_link,
             "join: choose a plan": lambda m: "/join/bench/",
+            # A prefix of the last name matches about 1 in 100 members: a page of results.
+            "staff search by name": lambda m: f"/staff/members/?q={numbers[m][:9]}",
+            "staff search by email": lambda m: f"/staff/members/?q=m{m - 1}@bench",
+            "staff member profile": lambda m: f"/staff/members/{m}/",
         }
+        staff_pages = {"staff search by name", "staff search by email", "staff member profile"}
         failed = False
         for name, url_of in pages.items():
+
+            def client_of(m: int, name: str = name) -> Client:
+                return desk if name in staff_pages else clients[m]
+
             for m in sample[:5]:  # warm caches and templates
-                clients[m].get(url_of(m))
+                client_of(m).get(url_of(m))
             times = []
             for m in sample:
                 url = url_of(m)
                 t0 = time.perf_counter()
-                response = clients[m].get(url)
+                response = client_of(m).get(url)
                 times.append((time.perf_counter() - t0) * 1000)
                 if response.status_code != 200:
                     print(f"{name}: {url} answered {response.status_code}", flush=True)
