@@ -8,6 +8,7 @@ EVENT_TYPES: dict[str, str] = {
     "member.created": "A member was added.",
     "member.updated": "A member's details changed.",
     "member.status_changed": "A member became active, frozen, cancelled, ...",
+    "contract.signed": "A member signed a membership's contract (joining online).",
     "subscription.created": "A membership started (or will start).",
     "subscription.trial_started": "A membership's trial began.",
     "subscription.freeze_scheduled": "A freeze was booked.",
