@@ -313,6 +313,12 @@ def credit_note_split(invoice: Invoice, amount: int) -> list[tuple[InvoiceLine, 
     return result
 
 
+def invoice_creditable(invoice: Invoice) -> int:
+    """How much of ``invoice`` may still be credited: its total less earlier credit notes."""
+    already = CreditNote.objects.filter(invoice=invoice).aggregate(s=Sum("total"))["s"] or 0
+    return max(invoice.total - already, 0)
+
+
 def credit_note_create(
     *,
     invoice: Invoice,
@@ -338,11 +344,9 @@ def credit_note_create(
         raise InvoiceError({"reason": "say why the invoice is being credited"})
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        already = CreditNote.objects.filter(invoice=invoice).aggregate(s=Sum("total"))["s"] or 0
-        if already + amount > invoice.total:
-            raise InvoiceError(
-                {"amount": f"at most {invoice.total - already} of this invoice can be credited"}
-            )
+        creditable = invoice_creditable(invoice)
+        if amount > creditable:
+            raise InvoiceError({"amount": f"at most {creditable} of this invoice can be credited"})
         if refund_amount < 0 or refund_amount > amount:
             raise InvoiceError({"refund_amount": "refund must be between 0 and the credit"})
         remaining = amount - refund_amount

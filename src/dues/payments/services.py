@@ -317,7 +317,7 @@ def refund_create(
         raise PaymentError({"reason": "say why the money is paid back"})
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
-        refundable = locked.amount - locked.amount_refunded - _pending_refunds(locked)
+        refundable = payment_refundable(locked)
         if amount > refundable:
             raise PaymentError({"amount": f"at most {refundable} can be refunded"})
         count = Refund.objects.filter(payment=locked).count()
@@ -354,12 +354,14 @@ def refund_create(
     return refund_complete(refund=refund, reference=reference, clock=clock)
 
 
-def _pending_refunds(payment: Payment) -> int:
-    return sum(
+def payment_refundable(payment: Payment) -> int:
+    """What can still be paid back: the amount less refunds done and in flight."""
+    pending = sum(
         Refund.objects.filter(payment=payment, status=Refund.Status.PENDING).values_list(
             "amount", flat=True
         )
     )
+    return max(payment.amount - payment.amount_refunded - pending, 0)
 
 
 def refund_complete(*, refund: Refund, reference: str, clock: Clock) -> Refund:

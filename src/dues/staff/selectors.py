@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from dues.billing.models import CreditNote, Freeze, Invoice, InvoiceStatus, Subscription
 from dues.crm.selectors import Entry, member_timeline
@@ -111,29 +111,12 @@ def member_invoices(member: Member, *, limit: int = 50) -> list[Invoice]:
     return open_first
 
 
-def invoice_creditable(invoice: Invoice) -> int:
-    """How much of ``invoice`` may still be credited (the credit-note rule's own limit)."""
-    already = CreditNote.objects.filter(invoice=invoice).aggregate(total=Sum("total"))["total"] or 0
-    return max(invoice.total - already, 0)
-
-
 def member_payments(member: Member, *, limit: int = 50) -> list[Payment]:
     return list(
         Payment.objects.filter(organization_id=member.organization_id, payer=member)
         .select_related("invoice")
         .order_by("-received_at", "-id")[:limit]
     )
-
-
-def payment_refundable(payment: Payment) -> int:
-    """What can still be paid back: the amount less refunds done and in flight."""
-    pending = (
-        Refund.objects.filter(payment=payment, status=Refund.Status.PENDING).aggregate(
-            total=Sum("amount")
-        )["total"]
-        or 0
-    )
-    return max(payment.amount - payment.amount_refunded - pending, 0)
 
 
 def member_payment_methods(member: Member) -> list[PaymentMethod]:

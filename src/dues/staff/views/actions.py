@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from dues.billing.invoices import invoice_creditable
 from dues.billing.models import Invoice, InvoiceStatus, Subscription
 from dues.billing.services import cancellation_date, today_at
 from dues.catalog.models import Plan
@@ -25,6 +26,7 @@ from dues.core.clock import SystemClock
 from dues.members.models import Member
 from dues.notify.render import date_text
 from dues.payments.gateways.base import gateway_get
+from dues.payments.services import payment_refundable
 from dues.staff.forms import (
     CancelForm,
     CreditNoteForm,
@@ -35,11 +37,9 @@ from dues.staff.forms import (
 )
 from dues.staff.roles import Action
 from dues.staff.selectors import (
-    invoice_creditable,
     member_invoice,
     member_payment,
     member_subscription,
-    payment_refundable,
 )
 from dues.staff.services import (
     staff_cancel,

@@ -14,16 +14,17 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from dues.billing.invoices import invoice_creditable
 from dues.billing.models import Invoice, InvoiceStatus, Subscription, SubscriptionStatus
 from dues.billing.services import SubscriptionError, subscription_preview_next
 from dues.core.clock import SystemClock
 from dues.members.models import Member
 from dues.notify.render import date_text, money_text
 from dues.payments.models import Payment
+from dues.payments.services import payment_refundable
 from dues.staff.forms import NoteForm, SearchForm
 from dues.staff.roles import Action
 from dues.staff.selectors import (
-    invoice_creditable,
     member_get,
     member_invoices,
     member_payment_methods,
@@ -31,7 +32,6 @@ from dues.staff.selectors import (
     member_search,
     member_subscriptions,
     member_timeline_full,
-    payment_refundable,
 )
 from dues.staff.services import staff_note_add
 from dues.staff.session import Staff, staff_view
