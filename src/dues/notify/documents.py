@@ -146,11 +146,15 @@ def invoice_html(invoice: Invoice, language: str, *, fragment: bool = False) -> 
         return render_to_string(f"notify/documents/{name}.html", invoice_context(invoice, language))
 
 
-def invoice_pdf(invoice: Invoice, language: str) -> bytes:
+def pdf_from_html(html: str) -> bytes:
     from weasyprint import HTML  # imported when needed: it loads Pango at import
 
-    pdf: bytes = HTML(string=invoice_html(invoice, language)).write_pdf()
+    pdf: bytes = HTML(string=html).write_pdf()
     return pdf
+
+
+def invoice_pdf(invoice: Invoice, language: str) -> bytes:
+    return pdf_from_html(invoice_html(invoice, language))
 
 
 def invoice_filename(invoice: Invoice) -> str:
@@ -176,10 +180,7 @@ def contract_html(signature: ContractSignature) -> str:
 
 
 def contract_pdf(signature: ContractSignature) -> bytes:
-    from weasyprint import HTML
-
-    pdf: bytes = HTML(string=contract_html(signature)).write_pdf()
-    return pdf
+    return pdf_from_html(contract_html(signature))
 
 
 def contract_filename(signature: ContractSignature) -> str:

@@ -167,7 +167,7 @@ def _documents(message: Message) -> list[tuple[str, bytes, str]]:
     """What the email carries as (file name, bytes, type): the contract a new member
     signed, or the invoice it is about, as it stands now (paid since the reminder was
     written, it says so), in the message's language."""
-    event = message.event if message.event_id is not None else None
+    event = message.event
     if event is not None and event.topic == "contract.signed":
         signature = ContractSignature.objects.select_related("member", "location").get(
             pk=event.payload["signature_id"], organization_id=message.organization_id
