@@ -216,6 +216,9 @@ def test_plans_not_sold_online_or_elsewhere_are_not_offered(org, location, gold,
     assert refused.status_code == 200
     assert client.get(f"/join/{org.slug}/details/")["Location"] == f"/join/{org.slug}/"
     assert Client().get("/join/no-such-gym/").status_code == 404
+    # In the visitor's language, the billing interval too.
+    swedish = Client(HTTP_ACCEPT_LANGUAGE="sv").get(f"/join/{org.slug}/?location={location.pk}")
+    assert "per månad" in swedish.content.decode()
 
 
 def test_signature_must_be_the_members_name_and_the_plans_contract(org, location, gold, clock):

@@ -24,6 +24,7 @@ from dues.core.models import Location, Organization
 from dues.notify.render import date_text, money_text
 from dues.payments.gateways.base import gateway_get
 from dues.portal.join import (
+    INTERVAL_TEXT,
     Details,
     contract_render,
     first_charge,
@@ -124,7 +125,7 @@ def join_plan(request: HttpRequest, slug: str) -> HttpResponse:
             {
                 "plan": plan,
                 "price": money_text(plan.price, plan.currency, language),
-                "per": plan.get_interval_display(),
+                "per": INTERVAL_TEXT[plan.interval](),
                 "joining_fee": money_text(plan.joining_fee, plan.currency, language)
                 if plan.joining_fee
                 else "",
