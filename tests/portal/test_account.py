@@ -13,30 +13,13 @@ from django.test import Client
 
 from dues.billing.models import Invoice, Subscription
 from dues.core.channels import Channel
-from dues.members.models import Member
 from dues.notify.models import Message
 from dues.ops.jobs import bill
 from dues.portal.signin import signin_token
-from dues.portal.views import account, links, signin
 from tests.factories import LOST_CARD, VISA_OK, clock_at, d, join, make_member
 from tests.smtp import text_part
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def portal_clock(monkeypatch, clock):
-    """The portal's pages on the test's clock."""
-    for module in (account, links, signin):
-        monkeypatch.setattr(module, "CLOCK", clock)
-    return clock
-
-
-def signed_in(member: Member, clock) -> Client:
-    client = Client()
-    url = f"/me/signin/{signin_token(member, clock=clock)}/"
-    assert client.post(url).status_code == 302
-    return client
 
 
 def test_sign_in_by_emailed_link_once(org, location, portal_clock, smtp):
@@ -98,7 +81,7 @@ def test_an_earlier_link_dies_when_a_later_one_is_used(org, portal_clock):
     assert Client().post(f"/me/signin/{first}/").status_code == 410
 
 
-def test_sign_out_ends_the_session(org, portal_clock):
+def test_sign_out_ends_the_session(org, portal_clock, signed_in):
     client = signed_in(make_member(org, portal_clock), portal_clock)
     assert client.get("/me/").status_code == 200
     assert client.post("/me/signout/").status_code == 302
@@ -113,7 +96,7 @@ def two_members(org, location, portal_clock, gateway):
     return anna, anna_sub, bo
 
 
-def test_home_shows_the_membership_and_the_real_next_charge(two_members, portal_clock):
+def test_home_shows_the_membership_and_the_real_next_charge(two_members, portal_clock, signed_in):
     anna, sub, _ = two_members
     html = signed_in(anna, portal_clock).get("/me/").content.decode()
     assert "Hi Anna" in html
@@ -125,7 +108,7 @@ def test_home_shows_the_membership_and_the_real_next_charge(two_members, portal_
     assert "SEK499.00 on February 15, 2026" in html
 
 
-def test_a_member_sees_only_their_own_invoices(two_members, portal_clock):
+def test_a_member_sees_only_their_own_invoices(two_members, portal_clock, signed_in):
     anna, _, bo = two_members
     mine = Invoice.objects.get(payer=anna)
     theirs = Invoice.objects.get(payer=bo)
@@ -153,7 +136,7 @@ def test_a_member_sees_only_their_own_invoices(two_members, portal_clock):
     assert theirs.number not in json.dumps(export)
 
 
-def test_invoice_pdf_is_a_pdf_of_that_invoice(two_members, portal_clock):
+def test_invoice_pdf_is_a_pdf_of_that_invoice(two_members, portal_clock, signed_in):
     anna, _, _ = two_members
     invoice = Invoice.objects.get(payer=anna)
     response = signed_in(anna, portal_clock).get(f"/me/invoices/{invoice.pk}/pdf/")
@@ -172,7 +155,7 @@ def overdue(org, location, portal_clock, gateway):
     return member, invoice
 
 
-def test_a_new_card_pays_what_is_overdue_at_once(overdue, portal_clock):
+def test_a_new_card_pays_what_is_overdue_at_once(overdue, portal_clock, signed_in):
     member, invoice = overdue
     client = signed_in(member, portal_clock)
     home = client.get("/me/").content.decode()
@@ -191,7 +174,9 @@ def test_a_new_card_pays_what_is_overdue_at_once(overdue, portal_clock):
     assert invoice.status == "paid"
 
 
-def test_cancel_shows_the_end_date_first_and_keeps_the_terms(org, location, portal_clock, gateway):
+def test_cancel_shows_the_end_date_first_and_keeps_the_terms(
+    org, location, portal_clock, gateway, signed_in
+):
     member, sub = join(org, location, portal_clock, minimum_term_periods=3, notice_days=30)
     bill(as_of=d("2026-01-15"), clock=portal_clock, gateway=gateway)
     client = signed_in(member, portal_clock)
@@ -210,7 +195,9 @@ def test_cancel_shows_the_end_date_first_and_keeps_the_terms(org, location, port
     assert "Ends on" in done
 
 
-def test_freeze_states_the_fee_and_refuses_bad_dates(org, location, portal_clock, gateway):
+def test_freeze_states_the_fee_and_refuses_bad_dates(
+    org, location, portal_clock, gateway, signed_in
+):
     member, sub = join(org, location, portal_clock, freeze_fee=5000)
     bill(as_of=d("2026-01-15"), clock=portal_clock, gateway=gateway)
     client = signed_in(member, portal_clock)
@@ -226,7 +213,7 @@ def test_freeze_states_the_fee_and_refuses_bad_dates(org, location, portal_clock
     assert sub.freezes.get().start_date == d("2026-03-01")
 
 
-def test_messages_and_language(org, location, portal_clock):
+def test_messages_and_language(org, location, portal_clock, signed_in):
     from django.db import transaction
 
     from dues.notify.services import message_create

@@ -18,8 +18,6 @@ from dues.catalog.models import Contract, ContractVersion
 from dues.members.models import Member
 from dues.members.selectors import consent_current
 from dues.notify.documents import contract_pdf
-from dues.portal.views import join as join_views
-from dues.portal.views import links
 from tests.factories import DECLINE_FUNDS, VISA_OK, make_member, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -34,13 +32,6 @@ DETAILS = {
     "language": "sv",
     "marketing_email": "on",
 }
-
-
-@pytest.fixture
-def web_clock(monkeypatch, clock):
-    for module in (join_views, links):
-        monkeypatch.setattr(module, "CLOCK", clock)
-    return clock
 
 
 @pytest.fixture
@@ -85,7 +76,7 @@ def sha_of(page: str) -> str:
     return page[start : start + 64]
 
 
-def test_join_online_to_first_paid_invoice(org, location, gold, web_clock, smtp):
+def test_join_online_to_first_paid_invoice(org, location, gold, portal_clock, smtp):
     client = Client(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="Phone browser")
     base = f"/join/{org.slug}/"
     page = walk_to_contract(client, org, location, gold)
@@ -124,7 +115,7 @@ def test_join_online_to_first_paid_invoice(org, location, gold, web_clock, smtp)
     assert sig.typed_name == "sara LIND"
     assert sig.ip_address == "203.0.113.7"
     assert sig.user_agent == "Phone browser"
-    assert sig.signed_at == web_clock.now()
+    assert sig.signed_at == portal_clock.now()
     assert sig.contract_version is not None
     assert (sig.contract_version.version, sig.contract_version.language) == (2, "sv")
     assert sig.text_sha256 == hashlib.sha256(sig.text.encode()).hexdigest() == sha_of(page)
@@ -165,7 +156,7 @@ def test_join_online_to_first_paid_invoice(org, location, gold, web_clock, smtp)
     assert client.get(f"{base}payment/")["Location"] == f"{base}contract/"
 
 
-def test_changed_contract_is_not_signed_unseen(org, location, gold, web_clock):
+def test_changed_contract_is_not_signed_unseen(org, location, gold, portal_clock):
     client = Client()
     page = walk_to_contract(client, org, location, gold)
     ContractVersion.objects.create(
@@ -175,7 +166,7 @@ def test_changed_contract_is_not_signed_unseen(org, location, gold, web_clock):
         language="sv",
         title="Medlemsavtal",
         body="New terms.",
-        published_at=web_clock.now(),
+        published_at=portal_clock.now(),
     )
     base = f"/join/{org.slug}/"
     again = client.post(
@@ -186,9 +177,9 @@ def test_changed_contract_is_not_signed_unseen(org, location, gold, web_clock):
     assert "New terms." in client.get(f"{base}contract/").content.decode()
 
 
-def test_existing_member_is_sent_to_sign_in(org, location, gold, web_clock):
-    make_member(org, web_clock, email="sara.lind@example.com")  # a prospect may start again
-    existing = make_member(org, web_clock, email="old@example.com")
+def test_existing_member_is_sent_to_sign_in(org, location, gold, portal_clock):
+    make_member(org, portal_clock, email="sara.lind@example.com")  # a prospect may start again
+    existing = make_member(org, portal_clock, email="old@example.com")
     existing.status = "active"
     existing.save()
     client = Client()
@@ -200,7 +191,7 @@ def test_existing_member_is_sent_to_sign_in(org, location, gold, web_clock):
     assert client.post(f"{base}details/", DETAILS).status_code == 302
 
 
-def test_plans_not_sold_online_or_elsewhere_are_not_offered(org, location, gold, web_clock):
+def test_plans_not_sold_online_or_elsewhere_are_not_offered(org, location, gold, portal_clock):
     from tests.factories import make_location
 
     hidden = make_plan(org, name="Staff only", sold_online=False)

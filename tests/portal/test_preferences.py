@@ -25,24 +25,9 @@ from dues.notify.services import message_create
 from dues.ops.jobs import bill
 from dues.portal.export import CSV_FILES, csv_rows, member_export
 from dues.portal.forms import CONSENT_WORDING_VERSION, ConsentForm
-from dues.portal.signin import signin_token
-from dues.portal.views import account, links, signin
 from tests.factories import d, join, make_member
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def portal_clock(monkeypatch, clock):
-    for module in (account, links, signin):
-        monkeypatch.setattr(module, "CLOCK", clock)
-    return clock
-
-
-def signed_in(member, clock) -> Client:
-    client = Client()
-    assert client.post(f"/me/signin/{signin_token(member, clock=clock)}/").status_code == 302
-    return client
 
 
 class Controls(HTMLParser):
@@ -67,7 +52,9 @@ def controls(html: str) -> Controls:
     return parser
 
 
-def test_settings_page_shows_every_choice_labelled_and_unticked_offers(org, portal_clock):
+def test_settings_page_shows_every_choice_labelled_and_unticked_offers(
+    org, portal_clock, signed_in
+):
     member = make_member(org, portal_clock)
     html = signed_in(member, portal_clock).get("/me/settings/").content.decode()
     page = controls(html)
@@ -90,7 +77,7 @@ def test_settings_page_shows_every_choice_labelled_and_unticked_offers(org, port
     assert 'href="/me/export/"' in html
 
 
-def test_consent_is_saved_with_who_when_where_and_which_wording(org, portal_clock):
+def test_consent_is_saved_with_who_when_where_and_which_wording(org, portal_clock, signed_in):
     member = make_member(org, portal_clock, language="sv")
     client = signed_in(member, portal_clock)
     saved = client.post(
@@ -142,7 +129,7 @@ def test_consent_is_saved_with_who_when_where_and_which_wording(org, portal_cloc
     assert (member.language, member.service_sms, member.payment_sms) == ("sv", True, True)
 
 
-def test_notification_preferences_are_saved_and_shown(org, portal_clock):
+def test_notification_preferences_are_saved_and_shown(org, portal_clock, signed_in):
     member = make_member(org, portal_clock)
     client = signed_in(member, portal_clock)
     saved = client.post(
@@ -194,7 +181,7 @@ def test_notification_preferences_are_saved_and_shown(org, portal_clock):
     ],
 )
 def test_settings_page_speaks_the_members_language(
-    org, portal_clock, language, heading, payment_note, offer_label
+    org, portal_clock, language, heading, payment_note, offer_label, signed_in
 ):
     member = make_member(org, portal_clock, language=language)
     html = signed_in(member, portal_clock).get("/me/settings/").content.decode()
@@ -203,7 +190,7 @@ def test_settings_page_speaks_the_members_language(
     assert offer_label in html
 
 
-def test_a_post_for_an_unknown_form_changes_nothing(org, portal_clock):
+def test_a_post_for_an_unknown_form_changes_nothing(org, portal_clock, signed_in):
     member = make_member(org, portal_clock)
     client = signed_in(member, portal_clock)
     response = client.post("/me/settings/", {"form": "password", "language": "th"})
@@ -290,7 +277,7 @@ def two_members(org, location, portal_clock, gateway):
     return anna, bo
 
 
-def test_spreadsheet_export_has_one_csv_per_section(two_members, portal_clock):
+def test_spreadsheet_export_has_one_csv_per_section(two_members, portal_clock, signed_in):
     anna, _ = two_members
     response = signed_in(anna, portal_clock).get("/me/export/csv/")
     assert response.status_code == 200
@@ -359,7 +346,7 @@ def test_spreadsheet_export_has_one_csv_per_section(two_members, portal_clock):
     assert raw == "\ufeffname,relationship,phone\r\n".encode()
 
 
-def test_spreadsheet_export_holds_nobody_elses_data(two_members, portal_clock):
+def test_spreadsheet_export_holds_nobody_elses_data(two_members, portal_clock, signed_in):
     anna, bo = two_members
     content = signed_in(anna, portal_clock).get("/me/export/csv/").content
     archive = zipfile.ZipFile(io.BytesIO(content))
@@ -398,7 +385,7 @@ def test_spreadsheets_and_json_hold_the_same_fields(two_members):
     assert data["consent_history"][0]["wording_version"] == CONSENT_WORDING_VERSION
 
 
-def test_a_formula_in_a_note_is_not_run_by_the_spreadsheet(org, portal_clock):
+def test_a_formula_in_a_note_is_not_run_by_the_spreadsheet(org, portal_clock, signed_in):
     member = make_member(org, portal_clock)
     for text in (
         '=HYPERLINK("http://evil.example","click")',
