@@ -14,6 +14,18 @@ def pytest_report_header() -> str:
     return f"database: {settings.DATABASES['default']['ENGINE']}"
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request through the test client leaves
+    the language LocaleMiddleware chose active in the thread, and the next test on that
+    worker would format money and dates in it."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def clock():
     return clock_at(2026, 1, 15)
