@@ -58,7 +58,7 @@ from dues.members.models import (
     MemberNote,
     MemberStatusChange,
 )
-from dues.notify.models import Message
+from dues.notify.models import Message, TemplateOverride
 from dues.payments.models import (
     Dispute,
     GatewayAccount,
@@ -70,7 +70,7 @@ from dues.payments.models import (
     Refund,
     SandboxCharge,
 )
-from dues.staff.models import StaffAction, StaffRole
+from dues.staff.models import StaffAction, StaffChange, StaffRole
 from dues.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
@@ -200,6 +200,16 @@ def world(db: None) -> World:
     StaffRole.objects.create(organization=org, user=desk, role="front_desk", created_at=now)
     StaffAction.objects.create(
         organization=org, user=desk, member=payer, action="note_add", detail={}, at=now
+    )
+    StaffChange.objects.create(
+        organization=org,
+        user=desk,
+        action="catalog_edit",
+        target="catalog.plan:1",
+        summary="Monthly: price 499.00 to 549.00",
+        before={"price": 49900},
+        after={"price": 54900},
+        at=now,
     )
     ConsentChange.objects.create(
         organization=org,
@@ -584,6 +594,15 @@ def world(db: None) -> World:
             invoice_id=invoice.pk,
             created_at=now,
         )
+    TemplateOverride.objects.create(
+        organization=org,
+        template="dunning/reminder",
+        part="subject",
+        language="sv",
+        body="Påminnelse från {{ gym }}: faktura {{ invoice_number }}",
+        updated_at=now,
+        updated_by=desk,
+    )
 
     return World(
         org,

@@ -225,3 +225,14 @@ def test_timeline_is_scoped_to_the_callers_organization(api, other_api, org, clo
     member = make_member(org, clock)
     assert api.get(f"/api/v1/members/{member.pk}/timeline/").json() == []
     assert other_api.get(f"/api/v1/members/{member.pk}/timeline/").status_code == 404
+
+
+def test_plan_create_follows_the_catalog_rules(api, org, location):
+    """The API and the staff pages create plans through one service with one set of rules."""
+    resp = api.post("/api/v1/plans/", {**PLAN, "currency": "EUR"}, format="json")
+    assert resp.status_code == 400
+    assert list(resp.json()["error"]["fields"]) == ["currency"]
+    resp = api.post("/api/v1/plans/", {**PLAN, "price": 0}, format="json")
+    assert resp.status_code == 400
+    assert list(resp.json()["error"]["fields"]) == ["price"]
+    assert not Plan.objects.exists()

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from dues.portal.views import account, join, links, signin
-from dues.staff.views import actions as staff_actions
-from dues.staff.views import auth as staff_auth
-from dues.staff.views import members as staff_members
+from tests.staff.conftest import staff_view_modules
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
 # beside one unless told it is safe (it is: the loop is Playwright's, not ours).
@@ -77,6 +75,7 @@ class Screenshots:
 @pytest.fixture
 def web_clock(monkeypatch, clock):
     """The pages on the test's clock (the live server runs in this process)."""
-    for module in (account, join, links, signin, staff_actions, staff_auth, staff_members):
-        monkeypatch.setattr(module, "CLOCK", clock)
+    for module in (account, join, links, signin, *staff_view_modules()):
+        if hasattr(module, "CLOCK"):
+            monkeypatch.setattr(module, "CLOCK", clock)
     return clock

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import pkgutil
 from dataclasses import dataclass
+from types import ModuleType
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,20 +19,29 @@ from dues.billing.models import Invoice, Subscription
 from dues.members.models import Member
 from dues.ops.jobs import bill
 from dues.payments.models import Payment
+from dues.staff import views
 from dues.staff.services import staff_role_grant
 from dues.staff.session import ORG_KEY
-from dues.staff.views import actions, auth, members
 from tests.factories import d, join
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
 
 
+def staff_view_modules() -> list[ModuleType]:
+    """Every module of ``dues.staff.views`` (each page module reads its own ``CLOCK``)."""
+    return [
+        importlib.import_module(f"{views.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(views.__path__)
+    ]
+
+
 @pytest.fixture
 def staff_clock(monkeypatch, clock):
     """The staff pages on the test's clock."""
-    for module in (actions, auth, members):
-        monkeypatch.setattr(module, "CLOCK", clock)
+    for module in staff_view_modules():
+        if hasattr(module, "CLOCK"):
+            monkeypatch.setattr(module, "CLOCK", clock)
     return clock
 
 

@@ -4,6 +4,8 @@ audit row says who did it."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import transaction
 from django.urls import reverse
@@ -17,6 +19,8 @@ from dues.staff.models import StaffAction
 from dues.staff.roles import Role
 from tests.factories import d, make_plan
 from tests.staff.conftest import client_for, make_staff
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 pytestmark = pytest.mark.django_db
 
@@ -202,6 +206,9 @@ def test_add_a_note(account, client, manager):
     assert StaffAction.objects.get(action="note_add").detail == {"note_id": note.pk}
     profile = client.get(reverse("staff-member", args=[account.member.pk])).content.decode()
     assert "Asked about personal training" in profile
+    # At 12:00 UTC the note was written at 13:00 in the gym's Stockholm.
+    assert f'<time datetime="{note.created_at.astimezone(STOCKHOLM).isoformat()}">' in profile
+    assert note.created_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") in profile
 
 
 def test_the_audit_log_is_append_only(account, manager, staff_clock):

@@ -28,7 +28,9 @@ from dues.billing.services import (
     subscription_unfreeze,
 )
 from dues.catalog.models import Plan
+from dues.catalog.services import plan_create
 from dues.core.clock import SystemClock
+from dues.core.models import Organization
 from dues.core.selectors import organization_today
 from dues.crm.selectors import member_timeline
 from dues.dunning.experiments import experiment_report
@@ -157,12 +159,9 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedVie
     )
     @idempotent()
     def create(self, request: Request) -> Response:
-        data = dict(_validated(s.PlanCreateSerializer, request, self))
-        locations = data.pop("locations", [])
-        plan = Plan(organization_id=self.organization_id, **data)
-        plan.full_clean(exclude=["organization", "locations"])
-        plan.save()
-        plan.locations.set(locations)
+        data = _validated(s.PlanCreateSerializer, request, self)
+        organization = Organization.objects.get(pk=self.organization_id)
+        plan = plan_create(organization=organization, clock=SystemClock(), **data)
         return self.respond(s.PlanSerializer, plan, status.HTTP_201_CREATED)
 
 

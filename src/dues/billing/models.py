@@ -83,6 +83,20 @@ class Subscription(OrgOwned):
         indexes = [
             models.Index(fields=["status", "next_billing_date"]),
             models.Index(fields=["organization", "member"]),
+            # MRR and memberships started and ended (reports.dashboard): an organization's
+            # memberships grouped by these columns in index order, without reading a row.
+            models.Index(
+                fields=[
+                    "organization",
+                    "currency",
+                    "interval",
+                    "start_date",
+                    "trial_end",
+                    "cancel_at",
+                    "price",
+                ],
+                name="subscription_mrr",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -254,6 +268,14 @@ class Invoice(OrgOwned):
                 fields=["id"],
                 condition=models.Q(status="open", attempt_count=0),
                 name="invoice_never_attempted",
+            ),
+            # Arrears (reports.selectors.arrears_aging): the few invoices still owed, so
+            # the query never walks the paid ones (SQLite's planner, seeing one status in
+            # its statistics, would otherwise scan the table).
+            models.Index(
+                fields=["organization", "due_date"],
+                condition=models.Q(status="open", amount_due__gt=0),
+                name="invoice_owed",
             ),
         ]
 

@@ -138,12 +138,7 @@ def _invoice_subscriptions(subs: list[Subscription], *, as_of: date, clock: Cloc
                 billing_run_date=as_of,
             )
         spec.lines.extend(lines)
-        sub.current_period_start = period.start
-        sub.current_period_end = period.end
-        sub.next_period_index = period.index + 1
-        sub.next_billing_date = period.end
-        sub.joining_fee_pending = 0
-        sub.status = SubscriptionStatus.ACTIVE
+        subscription_period_invoiced(sub, period)
     written = invoices_write(list(specs.values()), clock=clock)
     fields = [
         "plan_id",
@@ -202,6 +197,18 @@ def subscription_lines(
             if a.addon.kind == "recurring"
         ],
     )
+
+
+def subscription_period_invoiced(sub: Subscription, period: Period) -> None:
+    """Point the in-memory subscription past ``period`` once it is invoiced: the joining
+    fee is paid and the next period is the one to bill (the run saves it; a preview of
+    the charge after next throws it away)."""
+    sub.current_period_start = period.start
+    sub.current_period_end = period.end
+    sub.next_period_index = period.index + 1
+    sub.next_billing_date = period.end
+    sub.joining_fee_pending = 0
+    sub.status = SubscriptionStatus.ACTIVE
 
 
 def subscription_next_period(sub: Subscription) -> Period:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from dues.catalog.models import AddOn, Contract, ContractVersion, Coupon, Plan, TaxRate
+from dues.catalog.services import ADDON_FIELDS, PLAN_FIELDS, addon_check, plan_check
 from dues.core.admin import (
     EMPTY,
     LocationListFilter,
@@ -24,6 +27,28 @@ from dues.core.admin import (
 
 def _organization(form: forms.ModelForm, cleaned: dict[str, Any]) -> Any:  # type: ignore[type-arg]
     return cleaned.get("organization") or getattr(form.instance, "organization", None)
+
+
+def _apply_rules(
+    form: forms.ModelForm,  # type: ignore[type-arg]
+    cleaned: dict[str, Any],
+    fields: tuple[str, ...],
+    check: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Run the catalog service's rules (``catalog.services``) on what was typed; fields the
+    form does not show keep the row's value. Their errors go on the fields they name,
+    unless the form has already said what is wrong there."""
+    values = {f: cleaned[f] if f in cleaned else getattr(form.instance, f, None) for f in fields}
+    try:
+        result = check(values)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            if field not in form.errors:
+                form.add_error(field if field in form.fields else None, messages)
+        return
+    for field in fields:
+        if field in form.fields and field in cleaned:
+            cleaned[field] = result[field]
 
 
 # --- tax rates --------------------------------------------------------------------------------
@@ -98,15 +123,20 @@ class PlanForm(MoneyAdminForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         organization = _organization(self, cleaned)
-        locations = cleaned.get("locations")
-        if organization is not None and locations is not None:
-            foreign = [loc.name for loc in locations if loc.organization_id != organization.pk]
-            if foreign:
-                self.add_error(
-                    "locations",
-                    _("These locations belong to another organization: %(names)s")
-                    % {"names": ", ".join(foreign)},
-                )
+        if organization is not None:
+            stored = self.instance if self.instance.pk else None
+            locations = list(cleaned.get("locations") or [])
+            _apply_rules(
+                self,
+                cleaned,
+                PLAN_FIELDS,
+                lambda values: plan_check(
+                    organization_id=organization.pk,
+                    values=values,
+                    locations=locations,
+                    plan=stored,
+                ),
+            )
         return cleaned
 
 
@@ -178,6 +208,21 @@ class AddOnForm(MoneyAdminForm):
             "active",
         )
         labels = {"sessions": _("Sessions in a pack")}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        organization = _organization(self, cleaned)
+        if organization is not None:
+            stored = self.instance if self.instance.pk else None
+            _apply_rules(
+                self,
+                cleaned,
+                ADDON_FIELDS,
+                lambda values: addon_check(
+                    organization_id=organization.pk, values=values, addon=stored
+                ),
+            )
+        return cleaned
 
 
 @admin.register(AddOn)

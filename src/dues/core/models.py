@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
@@ -51,6 +52,24 @@ class OrgOwned(models.Model):
 
     class Meta:
         abstract = True
+
+
+class AppendOnly(models.Model):
+    """A history row: written once, never changed or deleted (a correction is a new row).
+    ``append_only_name`` names the history in the error."""
+
+    append_only_name = "this history"
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError(f"{self.append_only_name} is append-only: record a new row instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"{self.append_only_name} is append-only")
 
 
 class OrgScoped(models.Model):

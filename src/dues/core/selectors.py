@@ -26,3 +26,15 @@ def organization_today(*, clock: Clock, organization_id: int) -> date:
     """The organization's current day; UTC's for one without a location yet."""
     days = organizations_today(clock=clock, organization_id=organization_id)
     return days.get(organization_id, local_date(clock.now(), "UTC"))
+
+
+def organization_zone(*, organization_id: int) -> str:
+    """The time zone the organization's own staff read times in: its first location's
+    (the one it was set up with); UTC for one without a location yet."""
+    zone = (
+        Location.objects.filter(organization_id=organization_id)
+        .order_by("id")
+        .values_list("timezone", flat=True)
+        .first()
+    )
+    return zone or "UTC"

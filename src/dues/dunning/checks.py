@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from dues.core.channels import Channel
-from dues.dunning.models import LateFeeKind, RetryMode
+from dues.dunning.models import LateFeeKind, RetryMode, Tone
+
+# A percent fee is at most the whole overdue invoice.
+MAX_BP = 10000
 
 
 def policy_problems(fields: dict[str, Any]) -> dict[str, str]:
@@ -41,6 +44,33 @@ def policy_problems(fields: dict[str, Any]) -> dict[str, str]:
             problems["late_fee_currency"] = "a fixed late fee needs its currency"
     if kind == LateFeeKind.PERCENT and not fields.get("late_fee_bp"):
         problems["late_fee_bp"] = "a percent late fee needs a percentage"
+    if (fields.get("late_fee_bp") or 0) > MAX_BP:
+        problems["late_fee_bp"] = "a late fee is at most 100% of the overdue invoice"
+    return problems
+
+
+def steps_problems(steps: list[dict[str, Any]], *, max_days: int) -> dict[str, str]:
+    """``steps[i].field`` → what is wrong, for a policy's reminder steps as a set: each on
+    a day of its own, none after the final action (day ``max_days``, when the case ends)."""
+    problems: dict[str, str] = {}
+    seen: set[int] = set()
+    for i, step in enumerate(steps):
+        problem = channels_problem(step.get("channels"))
+        if problem:
+            problems[f"steps[{i}].channels"] = problem
+        if step.get("tone") not in Tone.values:
+            problems[f"steps[{i}].tone"] = f"tone must be one of {', '.join(Tone.values)}"
+        day = step.get("day_offset")
+        if not isinstance(day, int) or isinstance(day, bool) or day < 0:
+            problems[f"steps[{i}].day_offset"] = "give whole days after the first failure"
+        elif day > max_days:
+            problems[f"steps[{i}].day_offset"] = (
+                f"every reminder must come by the final action (day {max_days})"
+            )
+        elif day in seen:
+            problems[f"steps[{i}].day_offset"] = f"another reminder is already on day {day}"
+        else:
+            seen.add(day)
     return problems
 
 

@@ -179,6 +179,9 @@ class DunningCase(OrgOwned):
     waiting_for_card = models.BooleanField(default=False)
     retry_note = models.CharField(max_length=200, blank=True, help_text="Why this retry time.")
     reminders_sent = models.PositiveSmallIntegerField(default=0)
+    # The day offset of the last reminder step passed: steps are matched by day, so a
+    # policy edited mid-case neither skips its new later steps nor repeats earlier ones.
+    reminded_through_day = models.PositiveSmallIntegerField(null=True, blank=True)
     restriction_level = models.PositiveSmallIntegerField(
         default=0, help_text="0 none, 1 bookings blocked, 2 access blocked, 3 cancelled."
     )

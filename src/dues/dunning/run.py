@@ -495,14 +495,18 @@ def _escalate(ctx: _Context, case: DunningCase, today: date) -> dict[str, int]:
     done = {"reminders": 0, "restrictions": 0, "late_fees": 0, "final_actions": 0}
     final_on = case.first_failed_on + timedelta(days=policy.max_days)
     steps = list(policy.steps.all())
-    due_steps = [s for s in steps if s.day_offset <= days]
-    if len(due_steps) > case.reminders_sent:
+    passed = case.reminded_through_day
+    due_steps = [
+        s for s in steps if s.day_offset <= days and (passed is None or s.day_offset > passed)
+    ]
+    if due_steps:
         if not case.is_fee:
             step = due_steps[-1]  # only the latest: a late run does not send a burst
             payload = _reminder_payload(case, step.tone, step.channels, days, final_on)
             events_emit_bulk([_event(case, "dunning.reminder", ctx.now, payload)])
             done["reminders"] = 1
-        case.reminders_sent = len(due_steps)
+        case.reminders_sent += len(due_steps)
+        case.reminded_through_day = due_steps[-1].day_offset
     if case.is_fee:
         if days >= policy.max_days:
             _final(ctx, case, FinalAction.UNCOLLECTIBLE)
@@ -516,7 +520,7 @@ def _escalate(ctx: _Context, case: DunningCase, today: date) -> dict[str, int]:
     if (
         policy.late_fee_kind != LateFeeKind.NONE
         and case.late_fee_invoice_id is None
-        and days >= max(policy.grace_days, policy.late_fee_after_days)
+        and days >= late_fee_day(policy)
     ):
         done["late_fees"] = _late_fee(ctx, case)
     if days >= policy.max_days:
@@ -528,7 +532,7 @@ def _escalate(ctx: _Context, case: DunningCase, today: date) -> dict[str, int]:
 RESTRICTION_STEPS = ("block_bookings", "block_access", "cancel")
 
 
-def _restriction_days(policy: DunningPolicy) -> list[int]:
+def restriction_days(policy: DunningPolicy) -> list[int]:
     """The day each restriction level starts, in order; a level left unset ends the list."""
     out = []
     for threshold in (
@@ -543,7 +547,7 @@ def _restriction_days(policy: DunningPolicy) -> list[int]:
 
 
 def _restriction_level(policy: DunningPolicy, days: int) -> int:
-    return sum(1 for start in _restriction_days(policy) if days >= start)
+    return sum(1 for start in restriction_days(policy) if days >= start)
 
 
 def _memberships(case: DunningCase) -> list[Subscription]:
@@ -573,15 +577,24 @@ def _restrict(ctx: _Context, case: DunningCase, level: int, days: int) -> None:
         )
 
 
-def _late_fee(ctx: _Context, case: DunningCase) -> int:
-    policy = case.policy
-    invoice = case.invoice
+def late_fee_day(policy: DunningPolicy) -> int:
+    """The day after the first failure the late fee is charged (never within grace)."""
+    return max(policy.grace_days, policy.late_fee_after_days)
+
+
+def late_fee_amount(policy: DunningPolicy, *, total: int, currency: str) -> int:
+    """The late fee on an overdue invoice of ``total`` in ``currency`` (0: none)."""
     if policy.late_fee_kind == LateFeeKind.FIXED:
         # A fixed fee is set in one currency; invoices in another get none.
-        same = policy.late_fee_currency == invoice.currency
-        amount = policy.late_fee_amount if same else 0
-    else:
-        amount = percent_of(invoice.total, policy.late_fee_bp)
+        return policy.late_fee_amount if policy.late_fee_currency == currency else 0
+    if policy.late_fee_kind == LateFeeKind.PERCENT:
+        return percent_of(total, policy.late_fee_bp)
+    return 0
+
+
+def _late_fee(ctx: _Context, case: DunningCase) -> int:
+    invoice = case.invoice
+    amount = late_fee_amount(case.policy, total=invoice.total, currency=invoice.currency)
     subs = _memberships(case)
     if amount <= 0 or not subs:
         return 0
@@ -626,7 +639,7 @@ def _reminder_payload(
     policy = case.policy
     upcoming = [
         (RESTRICTION_STEPS[level], case.first_failed_on + timedelta(days=start))
-        for level, start in enumerate(_restriction_days(policy))
+        for level, start in enumerate(restriction_days(policy))
         if start > days and start < policy.max_days
     ]
     return {

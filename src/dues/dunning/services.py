@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from dues.catalog.models import Plan
 from dues.core.channels import Channel
 from dues.core.clock import Clock
-from dues.dunning.checks import channels_problem, policy_problems
+from dues.dunning.checks import policy_problems, steps_problems
 from dues.dunning.models import DunningPolicy, ReminderStep, Tone
 
 DEFAULT_STEPS = [
@@ -113,14 +113,8 @@ def policy_save(
     for name, value in fields.items():
         setattr(policy, name, value)
     problems = policy_problems({name: getattr(policy, name) for name in POLICY_FIELDS})
-    for i, step in enumerate(steps or []):
-        problem = channels_problem(step.get("channels"))
-        if problem:
-            problems[f"steps[{i}].channels"] = problem
-        if step.get("tone") not in Tone.values:
-            problems[f"steps[{i}].tone"] = f"tone must be one of {', '.join(Tone.values)}"
-        if not isinstance(step.get("day_offset"), int) or step["day_offset"] < 0:
-            problems[f"steps[{i}].day_offset"] = "give whole days after the first failure"
+    if steps is not None:
+        problems |= steps_problems(steps, max_days=policy.max_days or 0)
     if problems:
         raise ValidationError(problems)
     policy.updated_at = now
@@ -140,6 +134,52 @@ def policy_save(
                 for step in sorted(steps, key=lambda s: s["day_offset"])
             )
     return policy
+
+
+def policy_create(
+    *,
+    organization_id: int,
+    plan: Plan | None,
+    fields: dict[str, Any],
+    steps: list[dict[str, Any]],
+    clock: Clock,
+) -> DunningPolicy:
+    """A new policy (the organization's default when ``plan`` is None, else the plan's
+    override) with exactly these reminder steps; nothing is written unless all is valid."""
+    return policy_save(
+        organization_id=organization_id, clock=clock, plan=plan, fields=fields, steps=steps
+    )
+
+
+def policy_update(
+    *, policy: DunningPolicy, fields: dict[str, Any], steps: list[dict[str, Any]], clock: Clock
+) -> DunningPolicy:
+    """Change a policy and replace its reminder steps as a set, in one transaction, or
+    write nothing. Open cases read the policy at each step, so they follow the change from
+    their next step on (the retry already planned keeps its time). Reminders go by day
+    (``DunningCase.reminded_through_day``): a case gets the new steps after the last day
+    it was reminded on, and a step added on a day it has passed is not sent late."""
+    return policy_save(
+        organization_id=policy.organization_id,
+        clock=clock,
+        policy=policy,
+        fields=fields,
+        steps=steps,
+    )
+
+
+def policy_values(policy: DunningPolicy) -> dict[str, Any]:
+    """The policy's fields, plan and reminder steps as JSON values (for the audit log)."""
+    return {
+        "plan": policy.plan_id,
+        **{name: getattr(policy, name) for name in POLICY_FIELDS},
+        "steps": [
+            {"day_offset": s.day_offset, "channels": list(s.channels), "tone": s.tone}
+            for s in policy.steps.order_by("day_offset")
+        ]
+        if policy.pk
+        else [],
+    }
 
 
 def policy_delete(*, policy: DunningPolicy) -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import models
 
-from dues.core.models import Location, OrgOwned
+from dues.core.models import AppendOnly, Location, OrgOwned
 from dues.members.search import SEARCH_KEY_FIELDS, SEARCH_SOURCE_FIELDS, search_keys
 
 
@@ -178,7 +178,7 @@ class ConsentSource(models.TextChoices):
     STAFF = "staff", "Staff"
 
 
-class ConsentChange(OrgOwned):
+class ConsentChange(AppendOnly, OrgOwned):
     """One change of a member's marketing consent on one channel. Append-only: rows are
     written by ``services.consent_set`` and never changed or deleted; the current state is
     the latest row per channel (``selectors.consent_current``), and no row means no
@@ -214,14 +214,8 @@ class ConsentChange(OrgOwned):
             ),
         ]
 
+    append_only_name = "consent history"
+
     def __str__(self) -> str:
         state = "granted" if self.granted else "withdrawn"
         return f"{self.member}: {self.channel} marketing {state}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ValueError("consent history is append-only: record a new change instead")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise ValueError("consent history is append-only")

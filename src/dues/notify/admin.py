@@ -1,4 +1,5 @@
-"""Messages: the delivery log (read-only), and call tasks staff close with an outcome."""
+"""Messages: the delivery log (read-only), call tasks staff close with an outcome, and each
+organization's own wording of message templates (view only: staff pages edit it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dues.core.admin import DuesModelAdmin
 from dues.core.channels import Channel
 from dues.core.clock import SystemClock
 from dues.members.admin import member_search_fields
-from dues.notify.models import Message, MessageStatus
+from dues.notify.models import Message, MessageStatus, TemplateOverride
 from dues.notify.services import call_task_done
 
 FIELDS = (
@@ -87,3 +88,25 @@ class MessageAdmin(DuesModelAdmin):
     def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
         fresh = Message.objects.get(pk=obj.pk)
         call_task_done(message=fresh, outcome=form.cleaned_data["outcome"], clock=SystemClock())
+
+
+@admin.register(TemplateOverride)
+class TemplateOverrideAdmin(DuesModelAdmin):
+    """View only: owners and managers change the wording on the staff "Messages" page,
+    which checks the text (``notify.services.template_override_check``) and records who
+    changed what (``StaffChange``); a row typed here would skip both."""
+
+    list_display = ("template", "part", "language", "organization", "updated_at", "updated_by")
+    list_filter = ("part", "language", "organization")
+    search_fields = ("template", "body")
+    fields = ("organization", "template", "part", "language", "body", "updated_at", "updated_by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -3,6 +3,7 @@ was sent, in which language, and what became of it (the delivery log)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from dues.core.channels import Channel
@@ -79,3 +80,47 @@ class Message(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.template} → {self.member_id} ({self.status})"
+
+
+class TemplatePart(models.TextChoices):
+    """The parts of a message template, one file each (``render`` says which is used
+    where): the subject also titles in-app messages and call tasks."""
+
+    SUBJECT = "subject", "Subject"
+    EMAIL_TEXT = "email_text", "Email (plain text)"
+    EMAIL_HTML = "email_html", "Email (HTML)"
+    SMS = "sms", "SMS"
+    IN_APP = "in_app", "In-app message"
+    CALL = "call", "Call task for staff"
+
+
+class TemplateOverride(OrgOwned):
+    """An organization's own wording for one part of one message template in one language,
+    used instead of the file (``notify/templates/notify/<template>/``). Written only through
+    ``notify.services.template_override_save``, which refuses text the restricted engine
+    (``notify.overrides``) would not render safely; deleting the row restores the file."""
+
+    template = models.CharField(max_length=80, help_text="e.g. dunning/reminder")
+    part = models.CharField(max_length=12, choices=TemplatePart.choices)
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES)
+    body = models.TextField()
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["organization", "template", "part", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "template", "part", "language"],
+                name="template_override_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} · {self.part} · {self.language}"

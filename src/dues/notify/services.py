@@ -1,4 +1,5 @@
-"""Writing messages: one per channel, rendered when decided, sent later by ``send``."""
+"""Writing messages: one per channel, rendered when decided, sent later by ``send``; and
+an organization's own wording of a message template (``TemplateOverride``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,23 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import translation
 
 from dues.core.channels import Channel
 from dues.core.clock import Clock
 from dues.core.db import require_transaction
 from dues.core.models import Location, OutboxEvent
 from dues.members.models import Member
-from dues.notify.models import TRANSITIONS, Message, MessageStatus
-from dues.notify.render import render
+from dues.notify.catalog import message_template_info, sample_context
+from dues.notify.models import (
+    TRANSITIONS,
+    Message,
+    MessageStatus,
+    TemplateOverride,
+    TemplatePart,
+)
+from dues.notify.overrides import OverrideError, override_check, override_render
+from dues.notify.render import LANGUAGES, SUBJECT_MAX_CHARS, render
 
 
 class MessageStateError(ValueError):
@@ -42,7 +52,7 @@ def message_create(
     require_transaction("recording a message")
     if channel not in Channel.values:
         raise ValueError(f"unknown channel {channel!r}; expected one of {Channel.values}")
-    rendered = render(template, channel, context, language)
+    rendered = render(template, channel, context, language, organization_id=member.organization_id)
     to, problem = _address(member, location, channel)
     if channel in (Channel.EMAIL, Channel.SMS):
         status = MessageStatus.SKIPPED if problem else MessageStatus.QUEUED
@@ -123,3 +133,94 @@ def call_task_done(*, message: Message, outcome: str, clock: Clock) -> None:
         raise ValueError("outcome: say what came of the call")
     with transaction.atomic():
         message_transition(message, MessageStatus.DONE, clock=clock, outcome=outcome.strip())
+
+
+# --- an organization's own wording of a message ------------------------------------------------
+
+OVERRIDE_MAX_CHARS = 20_000
+
+
+def template_override_check(*, template: str, part: str, language: str, body: str) -> str:
+    """``body`` tidied (line breaks as ``\\n``) if it can be saved as ``template``'s ``part``
+    in ``language``; ``ValidationError`` naming the field and the problem (with its line)
+    otherwise. It must compile in the restricted engine, name only documented variables,
+    and render every sample wording (and a subject that fits a message's subject)."""
+    try:
+        info = message_template_info(template)
+    except KeyError:
+        raise ValidationError({"template": f"there is no message template {template!r}"}) from None
+    if info.doc is None:
+        raise ValidationError({"template": f"{template} has no documented variables yet"})
+    if part not in info.parts:
+        raise ValidationError({"part": f"{template} has no part {part!r}"})
+    if language not in LANGUAGES:
+        raise ValidationError({"language": f"{language!r} is not one of {', '.join(LANGUAGES)}"})
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    if not body.strip():
+        raise ValidationError({"body": "Write the text, or go back to the default wording."})
+    if len(body) > OVERRIDE_MAX_CHARS:
+        raise ValidationError({"body": f"At most {OVERRIDE_MAX_CHARS} characters."})
+    try:
+        compiled = override_check(
+            body, variables=info.variable_names, html=part == TemplatePart.EMAIL_HTML
+        )
+    except OverrideError as exc:
+        raise ValidationError({"body": exc.problems}) from exc
+    for variant, _label in info.doc.variants or (("", ""),):
+        context = sample_context(info, language, gym="Gym", variant=variant)
+        try:
+            with translation.override(language):
+                rendered = override_render(compiled, part, context)
+        except Exception as exc:
+            raise ValidationError({"body": f"It cannot be shown: {exc}"}) from exc
+        if part == TemplatePart.SUBJECT and len(" ".join(rendered.split())) > SUBJECT_MAX_CHARS:
+            raise ValidationError(
+                {"body": f"A subject can have at most {SUBJECT_MAX_CHARS} characters."}
+            )
+    return body
+
+
+def template_override_save(
+    *,
+    organization_id: int,
+    template: str,
+    part: str,
+    language: str,
+    body: str,
+    user: Any,
+    clock: Clock,
+) -> TemplateOverride:
+    """Use ``body`` (checked by ``template_override_check``) instead of the file; the same
+    text again changes nothing (not even who saved it when)."""
+    body = template_override_check(template=template, part=part, language=language, body=body)
+    with transaction.atomic():
+        same = TemplateOverride.objects.filter(
+            organization_id=organization_id, template=template, part=part, language=language
+        ).first()
+        if same is not None and same.body == body:
+            return same
+        row, _ = TemplateOverride.objects.update_or_create(
+            organization_id=organization_id,
+            template=template,
+            part=part,
+            language=language,
+            defaults={"body": body, "updated_at": clock.now(), "updated_by": user},
+        )
+    return row
+
+
+def template_override_reset(
+    *, organization_id: int, template: str, part: str, language: str
+) -> TemplateOverride | None:
+    """Back to the file's wording: the override deleted (returned), or None if none."""
+    with transaction.atomic():
+        row = (
+            TemplateOverride.objects.select_for_update()
+            .filter(
+                organization_id=organization_id, template=template, part=part, language=language
+            )
+            .first()
+        )
+        if row is not None:
+            row.delete()
+    return row

@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import uuid
+from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
@@ -158,3 +159,38 @@ def _setting(name: str) -> str:
 def sms_backend() -> SmsBackend:
     backend: SmsBackend = import_string(settings.DUES_SMS_BACKEND)()
     return backend
+
+
+# --- how long an SMS is ---------------------------------------------------------------------
+
+# The GSM 03.38 default alphabet (one 7-bit unit each) and its extension table (two units:
+# the escape and the character). A text with any other character goes as UCS-2 (two bytes
+# a unit): Thai, Chinese, and also typographic quotes, "ç" or a no-break space.
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class SmsLength:
+    """``characters`` in the encoding's units; ``segments`` the SMS it is sent as (one up
+    to 160 GSM-7 or 70 UCS-2 units; longer, 153 or 67 each, the rest carry the header)."""
+
+    encoding: str  # "GSM-7" or "UCS-2"
+    characters: int
+    segments: int
+    per_segment: int
+
+
+def sms_length(text: str) -> SmsLength:
+    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text):
+        units = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, "UCS-2"
+    if units <= single:
+        return SmsLength(encoding, units, 1 if units else 0, single)
+    return SmsLength(encoding, units, -(-units // multi), multi)

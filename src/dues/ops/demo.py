@@ -93,14 +93,6 @@ PLAN_ROWS: list[tuple[str, str, str, int, int, int, int, dict[str, int]]] = [
     ("trial", "Monthly with 14-day trial", "month", 54900, 6500, 0, 0, {"trial_days": 14}),
 ]
 
-# Monthly-normalised price = price * numerator / denominator (for MRR).
-MONTHLY_FACTOR = {"week": (52, 12), "month": (1, 1), "quarter": (1, 3), "year": (1, 12)}
-
-
-def monthly_price(price: int, interval: str) -> int:
-    num, den = MONTHLY_FACTOR[interval]
-    return price * num // den
-
 
 @dataclass
 class Site:

@@ -32,12 +32,12 @@ from dues.ops.demo import (
     event_apply,
     gym_create,
     live_subscription,
-    monthly_price,
     person_create,
 )
 from dues.ops.jobs import bill
 from dues.payments.gateways.sandbox import SandboxGateway
 from dues.payments.models import AttemptStatus, Payment, PaymentAttempt
+from dues.reports.mrr import monthly_price
 
 PLAN_MIX = (
     ["monthly", "quarterly", "yearly", "student", "commit12", "trial"],

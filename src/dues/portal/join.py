@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -22,12 +21,8 @@ from django.utils.translation import gettext as _
 
 from dues.billing.contracts import contract_attach, contract_sign
 from dues.billing.models import ContractSignature, Invoice, InvoiceStatus
-from dues.billing.services import (
-    subscription_build,
-    subscription_create,
-    subscription_preview_next,
-    today_at,
-)
+from dues.billing.preview import first_charge
+from dues.billing.services import subscription_create, today_at
 from dues.catalog.models import ContractVersion, Plan
 from dues.catalog.selectors import contract_version_current
 from dues.core.channels import Channel
@@ -61,15 +56,6 @@ class Details:
 
 
 @dataclass(frozen=True)
-class FirstCharge:
-    on: date
-    total: int
-    lines: list[Any]
-    trial_end: date | None
-    minimum_term_end: date | None
-
-
-@dataclass(frozen=True)
 class Contract:
     version: ContractVersion | None
     title: str
@@ -78,31 +64,6 @@ class Contract:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
-
-
-def first_charge(
-    *, organization: Organization, plan: Plan, location: Location, clock: Clock
-) -> FirstCharge:
-    """What joining today costs and when it is charged, priced by the billing run's own
-    rules (joining fee, trial, tax) on a membership that is built and not saved."""
-    visitor = Member(organization=organization)
-    sub = subscription_build(
-        member=visitor,
-        plan=plan,
-        location=location,
-        start_date=today_at(location, clock),
-        clock=clock,
-        sold_online=True,
-    )
-    preview = subscription_preview_next(sub)
-    assert sub.next_billing_date is not None
-    return FirstCharge(
-        on=sub.next_billing_date,
-        total=preview["total"],
-        lines=preview["lines"],
-        trial_end=sub.trial_end,
-        minimum_term_end=sub.minimum_term_end,
-    )
 
 
 INTERVAL_TEXT = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Subquery, Value
 
 from dues.billing.models import Invoice, InvoiceStatus
 from dues.billing.periods import add_periods
@@ -78,7 +78,8 @@ def recovery_by_month(
             first_failed_on__gte=first,
             first_failed_on__lt=until,
         )
-        .annotate(code=Subquery(first_code))
+        # The first charge's decline code only when rows are split by it (a subquery each).
+        .annotate(code=Subquery(first_code) if by_code else Value(""))
         .values_list(
             "first_failed_on",
             "invoice__currency",

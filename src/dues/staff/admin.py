@@ -11,8 +11,8 @@ from django.contrib.admin.exceptions import NotRegistered
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from dues.core.admin import DuesModelAdmin, stamp_new_row
-from dues.staff.models import StaffAction, StaffRole
+from dues.core.admin import DuesModelAdmin, ReadOnlyModelAdmin, stamp_new_row
+from dues.staff.models import StaffAction, StaffChange, StaffRole
 
 with contextlib.suppress(NotRegistered):
     admin.site.unregister(TOTPDevice)
@@ -45,3 +45,10 @@ class StaffActionAdmin(DuesModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(StaffChange)
+class StaffChangeAdmin(ReadOnlyModelAdmin):
+    list_display = ("at", "user", "organization", "action", "summary")
+    list_filter = ("action",)
+    search_fields = ("user__username", "target", "summary")

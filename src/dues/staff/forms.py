@@ -7,11 +7,23 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from dues.catalog.models import Plan
 from dues.core.money import MoneyError, exponent, from_decimal, to_decimal
 from dues.payments.models import Payment
+from dues.staff.roles import Role
+
+
+def errors_to_form(form: forms.BaseForm, exc: ValidationError) -> None:
+    """A service's refusal shown on the field it names (on the form when it names none or
+    a field the form does not have)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
 
 
 class LoginForm(forms.Form):
@@ -176,3 +188,22 @@ class PlanChangeForm(forms.Form):
 
 class NoteForm(forms.Form):
     text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(str(role.value), str(role.label)) for role in Role]
+
+
+class TeamInviteForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=150)
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=_role_choices, widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update(autocomplete="off")
+
+
+class TeamRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=_role_choices, widget=forms.RadioSelect)

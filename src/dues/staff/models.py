@@ -1,14 +1,13 @@
 """Staff accounts are Django users; a ``StaffRole`` says what they are in one organization,
-and a ``StaffAction`` records what they did to a member."""
+a ``StaffAction`` records what they did to a member and a ``StaffChange`` what they changed
+in the organization's set-up (plans, prices, dunning policy, templates, staff)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 
-from dues.core.models import OrgOwned
+from dues.core.models import AppendOnly, OrgOwned
 from dues.members.models import Member
 from dues.staff.roles import Action, Role
 
@@ -33,7 +32,7 @@ class StaffRole(OrgOwned):
         return f"{self.user} · {self.get_role_display()} ({self.organization})"
 
 
-class StaffAction(OrgOwned):
+class StaffAction(AppendOnly, OrgOwned):
     """Who did what to which member, and when (the injected clock's time). Append-only:
     written by ``staff.services`` in the transaction of the change it records."""
 
@@ -45,6 +44,8 @@ class StaffAction(OrgOwned):
     detail = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField()
 
+    append_only_name = "the staff audit log"
+
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["organization", "member", "at"])]
@@ -52,10 +53,27 @@ class StaffAction(OrgOwned):
     def __str__(self) -> str:
         return f"{self.user} · {self.action} · {self.member}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise ValueError("the staff audit log is append-only")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise ValueError("the staff audit log is append-only")
+class StaffChange(AppendOnly, OrgOwned):
+    """One change to the organization's set-up, with the values before and after (empty
+    before for something new). Append-only: written by ``staff.services.staff_change_record``
+    in the transaction of the change."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_changes"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target = models.CharField(max_length=80, help_text="What was changed, e.g. catalog.plan:12")
+    summary = models.CharField(max_length=200)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    append_only_name = "the staff audit log"
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["organization", "target", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.action} · {self.summary}"

@@ -29,12 +29,11 @@ class Action(models.TextChoices):
     CANCEL = "cancel", _("Cancel a membership")
     PLAN_CHANGE = "plan_change", _("Change a membership's plan")
     NOTE_ADD = "note_add", _("Add a note")
-    # Reserved for the pages that come next (dashboard with charts; editing plans and
-    # prices, the dunning policy and message templates): the table already says who.
     DASHBOARD_VIEW = "dashboard_view", _("See the dashboard")
     CATALOG_EDIT = "catalog_edit", _("Edit plans and prices")
     DUNNING_EDIT = "dunning_edit", _("Edit the dunning policy")
     TEMPLATES_EDIT = "templates_edit", _("Edit message templates")
+    STAFF_MANAGE = "staff_manage", _("Manage staff accounts and roles")
 
 
 _EVERYONE = frozenset(Role)
@@ -56,6 +55,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CATALOG_EDIT: _MANAGERS,
     Action.DUNNING_EDIT: _MANAGERS,
     Action.TEMPLATES_EDIT: _MANAGERS,
+    Action.STAFF_MANAGE: frozenset({Role.OWNER}),
 }
 
 # Roles that must sign in with a second factor (a confirmed TOTP device); the others may.

@@ -9,7 +9,7 @@ the code before any staff page.
 
 Then the user picks one of their organizations (kept in the session). ``staff_view`` wraps
 every staff page: it checks all of the above and the permission table, and hands the view
-``request.staff``.
+``request.staff``, with the organization's time zone active for the page.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from django.contrib import auth
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dues.core.clock import Clock
 from dues.core.models import Organization
+from dues.core.selectors import organization_zone
 from dues.staff.models import StaffRole
 from dues.staff.roles import TWO_FACTOR_REQUIRED, Role, actions_for, may
 
@@ -172,7 +174,9 @@ def staff_view(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[
             request.staff = Staff(  # type: ignore[attr-defined]
                 user=request.user, organization=role.organization, role=role.role
             )
-            return view(request, *args, **kwargs)
+            # Times on staff pages read in the gym's own zone, not the server's UTC.
+            with timezone.override(organization_zone(organization_id=role.organization_id)):
+                return view(request, *args, **kwargs)
 
         page.staff_action = action  # type: ignore[attr-defined]
         return page

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from dues.billing.models import ContractSignature
+from dues.billing.preview import first_charge
 from dues.billing.services import SubscriptionError, today_at
 from dues.catalog.models import Plan
 from dues.catalog.selectors import plans_sold_online
@@ -27,7 +28,6 @@ from dues.portal.join import (
     INTERVAL_TEXT,
     Details,
     contract_render,
-    first_charge,
     join_complete,
     join_sign,
     member_exists,

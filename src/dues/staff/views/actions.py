@@ -34,6 +34,7 @@ from dues.staff.forms import (
     FreezeForm,
     PlanChangeForm,
     RefundForm,
+    errors_to_form,
 )
 from dues.staff.roles import Action
 from dues.staff.selectors import (
@@ -57,14 +58,6 @@ CLOCK = SystemClock()
 Summary = list[tuple[str, str]]
 
 
-def _errors_to_form(form: forms.Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 def two_step(
     request: HttpRequest,
     *,
@@ -86,7 +79,7 @@ def two_step(
                 return HttpResponseRedirect(reverse("staff-member", args=[member.pk]))
             stage = "confirm"
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            errors_to_form(form, exc)
     return render(
         request,
         "staff/action.html",

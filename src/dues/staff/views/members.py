@@ -1,5 +1,5 @@
-"""Finding a member and their profile. The dashboard (charts) will take ``staff-home``'s
-place; until then home is the member search."""
+"""Finding a member and their profile; and ``staff-home``, which opens the dashboard for
+those who may see it and the member search for everyone else."""
 
 from __future__ import annotations
 
@@ -62,6 +62,9 @@ def member_or_404(request: HttpRequest, member_id: int) -> Member:
 @require_GET
 @staff_view(Action.MEMBER_SEARCH)
 def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard for those who may see it, the member search for everyone else."""
+    if staff_of(request).may(Action.DASHBOARD_VIEW):
+        return HttpResponseRedirect(reverse("staff-dashboard"))
     return HttpResponseRedirect(reverse("staff-members"))
 
 
