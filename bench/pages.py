@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
         from dues.billing.links import invoice_link_token
         from dues.billing.models import Invoice
+        from dues.catalog.models import Plan
         from dues.core.clock import SimulatedClock, local_midnight
+        from dues.dunning.services import policy_default
         from dues.members.models import Member
         from dues.ops.jobs import bill
         from dues.payments.gateways.sandbox import SandboxGateway
@@ -66,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         from dues.staff.services import staff_role_grant
         from dues.staff.session import ORG_KEY
         from dues.staff.views import actions as staff_actions
+        from dues.staff.views import catalog as staff_catalog
         from dues.staff.views import dashboard as staff_dashboard
+        from dues.staff.views import dunning as staff_dunning
         from dues.staff.views import members as staff_members
+        from dues.staff.views import templates as staff_templates
 
         setup_test_environment()  # the test client's host name is allowed
         t = time.perf_counter()
@@ -85,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             links,
             signin,
             staff_actions,
+            staff_catalog,
             staff_dashboard,
+            staff_dunning,
             staff_members,
+            staff_templates,
         ]
         for module in views:
             module.CLOCK = clock  # the pages on the benchmark's day
@@ -147,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session.save()
         numbers = dict(Member.objects.filter(pk__in=sample).values_list("pk", "last_name"))
+        plan_id = Plan.objects.filter(organization_id=org_id).values_list("pk", flat=True).first()
+        policy_id = policy_default(organization_id=org_id, clock=clock).pk
         pages: dict[str, Callable[[int], str]] = {
             "portal home": lambda m: "/me/",
             "portal invoices": lambda m: "/me/invoices/",
@@ -162,14 +172,27 @@ def main(argv: list[str] | None = None) -> int:
             "staff search by name": lambda m: f"/staff/members/?q={numbers[m][:9]}",
             "staff search by email": lambda m: f"/staff/members/?q=m{m - 1}@bench",
             "staff member profile": lambda m: f"/staff/members/{m}/",
+            # The manager's pages: the dashboard and the set-up, each with its preview.
             "staff dashboard": lambda m: "/staff/dashboard/",
+            "staff plans": lambda m: "/staff/plans/",
+            "staff plan with preview": lambda m: f"/staff/plans/{plan_id}/",
+            "staff dunning policy with timeline": lambda m: f"/staff/dunning/{policy_id}/",
+            "staff message templates": lambda m: "/staff/templates/",
+            "staff message template with preview": lambda m: (
+                "/staff/templates/dunning/reminder/?part=email_html&language=sv"
+            ),
+        }
+        manager_pages = {name for name in pages if name.startswith("staff ")} - {
+            "staff search by name",
+            "staff search by email",
+            "staff member profile",
         }
         staff_pages = {"staff search by name", "staff search by email", "staff member profile"}
         failed = False
         for name, url_of in pages.items():
 
             def client_of(m: int, name: str = name) -> Client:
-                if name == "staff dashboard":
+                if name in manager_pages:
                     return manager
                 return desk if name in staff_pages else clients[m]
 
