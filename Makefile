@@ -62,6 +62,8 @@ bench: install-dev
 	DUES_DATABASE_URL=$(PG_URL) $(BIN)/python -m bench.billing_run --members 100000
 	DUES_DATABASE_URL= $(BIN)/python -m bench.pages --members 100000
 	DUES_DATABASE_URL=$(PG_URL) $(BIN)/python -m bench.pages --members 100000
+	DUES_DATABASE_URL= $(BIN)/python -m bench.access --members 100000
+	DUES_DATABASE_URL=$(PG_URL) $(BIN)/python -m bench.access --members 100000
 
 clean:
 	rm -rf $(VENV) var build dist *.egg-info

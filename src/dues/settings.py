@@ -57,10 +57,12 @@ INSTALLED_APPS = [
     "dues.payments",
     "dues.ledger",
     "dues.dunning",
+    "dues.access",
     "dues.notify",
     "dues.crm",
     "dues.reports",
     "dues.webhooks",
+    "dues.classes",
     "dues.portal",
     "dues.staff",
     "dues.api",
@@ -83,6 +85,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "dues.urls"
+# Uploaded files (member photos); served through staff views, never publicly.
+MEDIA_ROOT = VAR_DIR / "media"
 WSGI_APPLICATION = "dues.wsgi.application"
 
 TEMPLATES = [

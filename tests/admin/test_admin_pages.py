@@ -20,6 +20,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from dues.access.models import AccessDecision, AccessDevice, Credential, VisitPack
 from dues.api.models import ApiKey, IdempotentRequest
 from dues.billing.models import (
     ContractSignature,
@@ -603,6 +604,9 @@ def world(db: None) -> World:
         updated_at=now,
         updated_by=desk,
     )
+
+    _classes_rows(org, location, payer, plan, now)
+    _access_rows(org, location, payer, subscription, now)
 
     return World(
         org,
@@ -1308,3 +1312,94 @@ def test_task_mark_done_action(admin_client: Any, world: World) -> None:
     )
     world.task.refresh_from_db()
     assert world.task.done_at == done_at  # already done: left as it was
+
+
+def _access_rows(org, location, payer, subscription, now) -> None:
+    """A door, a card, a visit pack and a decision, so each access changelist has a row."""
+    tag = Credential.objects.create(
+        organization=org, member=payer, kind="rfid", value="04A1B2C3", issued_at=now
+    )
+    door = AccessDevice.objects.create(
+        organization=org,
+        location=location,
+        name="Front door",
+        prefix="ad_admin01",
+        key_hash="0" * 64,
+        created_at=now,
+    )
+    VisitPack.objects.create(
+        organization=org, member=payer, entries_total=10, valid_from=now, created_at=now
+    )
+    AccessDecision.objects.create(
+        organization=org,
+        location=location,
+        device=door,
+        at=now,
+        kind="rfid",
+        value="04A1B2C3",
+        credential=tag,
+        member=payer,
+        subscription=subscription,
+        allowed=True,
+        reason_code="membership",
+        reason="Welcome! Your membership is active.",
+    )
+
+
+def _classes_rows(
+    org: Organization, location: Location, payer: Member, plan: Plan, now: Any
+) -> None:
+    """One row of each classes model (a class with a booking paid by a credit)."""
+    from dues.classes.models import (
+        Booking,
+        ClassCreditAccount,
+        ClassCreditEntry,
+        ClassSession,
+        ClassType,
+        Instructor,
+        LocationClassRules,
+        Room,
+        Schedule,
+    )
+
+    class_type = ClassType.objects.create(organization=org, name="Spinning", code="spinning")
+    class_type.plans.add(plan)
+    LocationClassRules.objects.create(organization=org, location=location, no_show_fee=10000)
+    instructor = Instructor.objects.create(organization=org, name="Kim")
+    room = Room.objects.create(organization=org, location=location, name="Studio", capacity=12)
+    schedule = Schedule.objects.create(
+        organization=org,
+        class_type=class_type,
+        room=room,
+        instructor=instructor,
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        starts_on=now.date(),
+        start_time="18:00",
+    )
+    session = ClassSession.objects.create(
+        organization=org,
+        schedule=schedule,
+        occurrence=now + timedelta(days=1),
+        class_type=class_type,
+        location=location,
+        room=room,
+        instructor=instructor,
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=1),
+        capacity=12,
+        created_at=now,
+    )
+    booking = Booking.objects.create(
+        organization=org,
+        session=session,
+        member=payer,
+        status="booked",
+        entitlement="credits",
+        credits_used=1,
+        booked_at=now,
+        created_at=now,
+    )
+    account = ClassCreditAccount.objects.create(organization=org, member=payer, balance=4)
+    ClassCreditEntry.objects.create(
+        organization=org, account=account, amount=-1, kind="use", booking=booking, created_at=now
+    )

@@ -20,8 +20,13 @@ FRONT_DESK = {
     Action.PAYMENT_DESK,
     Action.FREEZE,
     Action.NOTE_ADD,
+    Action.CHECK_IN,
+    Action.ACCESS_OVERRIDE,
+    Action.CREDENTIALS_EDIT,
+    Action.CLASSES_VIEW,
+    Action.CLASSES_EDIT,
 }
-TRAINER = {Action.MEMBER_SEARCH, Action.MEMBER_VIEW, Action.NOTE_ADD}
+TRAINER = {Action.MEMBER_SEARCH, Action.MEMBER_VIEW, Action.NOTE_ADD, Action.CLASSES_VIEW}
 
 
 def test_the_table_names_every_action_and_the_defaults():
@@ -51,12 +56,24 @@ def _pages(account):
         Action.DUNNING_EDIT: reverse("staff-policies"),
         Action.TEMPLATES_EDIT: reverse("staff-templates"),
         Action.STAFF_MANAGE: reverse("staff-team"),
+        Action.CHECK_IN: reverse("staff-checkin"),
+        Action.CREDENTIALS_EDIT: reverse("staff-member-access", args=[m]),
+        Action.ATTENDANCE_VIEW: reverse("staff-attendance"),
+        Action.CLASSES_VIEW: reverse("staff-classes"),
     }
 
 
 def test_every_action_has_a_page_checked_here(account):
-    # Notes are a post (below); money is a part of the profile (its own test).
-    assert set(_pages(account)) == set(Action) - {Action.NOTE_ADD, Action.MONEY_VIEW}
+    # Notes are a post (below); money is a part of the profile (its own test); an access
+    # override is a post on the check-in screen (tests/access/test_staff_checkin.py).
+    assert set(_pages(account)) == set(Action) - {
+        Action.NOTE_ADD,
+        Action.MONEY_VIEW,
+        Action.ACCESS_OVERRIDE,
+        # Posts on a class roster (tests/classes/test_staff.py).
+        Action.CLASSES_EDIT,
+        Action.FEE_FORGIVE,
+    }
 
 
 @pytest.mark.parametrize("role", list(Role))

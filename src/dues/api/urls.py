@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from dues.api import views
+from dues.api import access, views
 
 router = DefaultRouter()
 router.register("members", views.MemberViewSet, basename="member")
@@ -16,4 +17,8 @@ router.register("dunning-experiments", views.ExperimentViewSet, basename="dunnin
 router.register("reports", views.ReportViewSet, basename="report")
 router.register("webhook-endpoints", views.WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="webhook-delivery")
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("access/scan", access.ScanView.as_view(), name="access-scan"),
+    path("access/allowlist", access.AllowListView.as_view(), name="access-allowlist"),
+]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -96,6 +97,28 @@ class ContractVersion(OrgOwned):
         return f"{self.contract.name} v{self.version} ({self.language})"
 
 
+def validate_access_hours(value: object) -> None:
+    """Weekly access windows: a list of ``[weekday, start_minute, end_minute]`` with
+    Monday = 0 and minutes after local midnight at the location (0–1440, start < end);
+    an empty list means any time. A window past midnight is written as two."""
+    if not isinstance(value, list):
+        raise ValidationError("access hours must be a list of [weekday, start, end]")
+    for i, window in enumerate(value):
+        if (
+            not isinstance(window, list)
+            or len(window) != 3
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in window)
+        ):
+            raise ValidationError(f"access hours window {i + 1} must be [weekday, start, end]")
+        day, start, end = window
+        if not 0 <= day <= 6:
+            raise ValidationError(f"access hours window {i + 1}: weekday must be 0 (Mon)–6 (Sun)")
+        if not 0 <= start < end <= 1440:
+            raise ValidationError(
+                f"access hours window {i + 1}: minutes must satisfy 0 ≤ start < end ≤ 1440"
+            )
+
+
 class Plan(OrgOwned):
     name = models.CharField(max_length=120)
     code = models.SlugField(max_length=60)
@@ -116,6 +139,13 @@ class Plan(OrgOwned):
         max_length=16, choices=TaxCategory.choices, default=TaxCategory.TRAINING
     )
     locations = models.ManyToManyField(Location, blank=True, related_name="plans")
+    access_hours = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_access_hours],
+        help_text="When members may enter, in the location's time zone: "
+        "[[weekday 0=Mon…6=Sun, start minute, end minute], …]; empty = any time.",
+    )
     sold_online = models.BooleanField(default=True)
     contract = models.ForeignKey(
         Contract,

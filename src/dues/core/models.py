@@ -95,6 +95,10 @@ class Location(OrgOwned):
     locale = models.CharField(max_length=10, default="en", help_text="e.g. sv, fr, th, zh-hans")
     country = models.CharField(max_length=2, help_text="ISO 3166 code, e.g. SE")
     address = models.TextField(blank=True)
+    anti_passback_minutes = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="The same credential cannot enter here again within this many minutes (0 = off).",
+    )
 
     class Meta:
         ordering = ["organization", "name"]

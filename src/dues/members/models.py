@@ -49,6 +49,11 @@ class Member(OrgOwned):
         help_text="Who pays for this member; empty when they pay for themselves.",
     )
     member_number = models.CharField(max_length=20, blank=True)
+    photo = models.ImageField(
+        upload_to="members/photos/",
+        blank=True,
+        help_text="Shown at the front desk on check-in; served to signed-in staff only.",
+    )
     portal_signed_in_at = models.DateTimeField(
         null=True, blank=True, help_text="Last sign-in to the member portal."
     )

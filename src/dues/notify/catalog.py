@@ -172,6 +172,34 @@ def _contract(language: str, gym: str, variant: str) -> dict[str, Any]:
     }
 
 
+def _class(names: tuple[str, ...]) -> Callable[[str, str, str], dict[str, Any]]:
+    """A class message's sample: Spinning in Studio 1 with Kim on 1 March 2026 at 18:00
+    (Stockholm), moved from 17:00, built by the real context builder."""
+
+    def sample(language: str, gym: str, variant: str) -> dict[str, Any]:
+        from dues.core.models import Location
+        from dues.notify.classes import class_context  # classes → services → render
+
+        location = Location(timezone="Europe/Stockholm", currency=SAMPLE_CURRENCY)
+        location.organization = Organization(name=gym)
+        payload = {
+            "class_name": "Spinning",
+            "starts_at": "2026-03-01T17:00:00+00:00",
+            "old_starts_at": "2026-03-01T16:00:00+00:00",
+            "room": "Studio 1",
+            "instructor": "Kim",
+            "reason": "Kim is ill",
+            "kind": variant or "late_cancel",
+            "amount": 10000,
+            "currency": SAMPLE_CURRENCY,
+            "invoice_number": "INV-000124",
+        }
+        context = class_context(payload, _member(), location, language)
+        return {name: context[name] for name in names}
+
+    return sample
+
+
 # --- the documentation ----------------------------------------------------------------------
 
 FIRST_NAME = Variable("first_name", "The member's first name")
@@ -194,6 +222,31 @@ _REMINDER_VARIABLES = (
     Variable("final_step", "The final notice's last word: what happens on the last day"),
     Variable("pay_url", "The member's link to pay the invoice or update their card"),
 )
+_CLASS_VARIABLES = (
+    FIRST_NAME,
+    GYM,
+    Variable("class_name", "The class's name (e.g. Spinning)"),
+    Variable("day", "The class's day, written out in the language"),
+    Variable("time", "The class's start time at the location"),
+    Variable("room", "The room the class is in"),
+    Variable("portal_url", "The member's page of class bookings"),
+)
+_CLASS_REASON = Variable("reason", "What staff wrote about the change, or empty")
+
+
+def _class_doc(
+    description: str, extra: tuple[Variable, ...] = (), variants: tuple[tuple[str, str], ...] = ()
+) -> Doc:
+    variables = _CLASS_VARIABLES + extra
+    return Doc(
+        description,
+        variables,
+        _class(tuple(v.name for v in variables)),
+        "kind" if variants else "",
+        variants,
+    )
+
+
 _TONES = (
     ("friendly", "Friendly (first reminder)"),
     ("firm", "Firm"),
@@ -239,6 +292,30 @@ DOCS: dict[str, Doc] = {
             ("renewal", "Yearly renewal"),
             ("card_expiring", "Card expiring"),
         ),
+    ),
+    "classes/reminder": _class_doc("Reminder a few hours before a booked class."),
+    "classes/cancelled": _class_doc(
+        "A booked (or waitlisted) class is cancelled; credits and drop-ins are given back.",
+        (_CLASS_REASON,),
+    ),
+    "classes/changed": _class_doc(
+        "A booked (or waitlisted) class moved to another time or room, or has another instructor.",
+        (
+            Variable("old_day", "The day it was on before"),
+            Variable("old_time", "The time it was at before"),
+            Variable("instructor", "The instructor now, or empty"),
+            _CLASS_REASON,
+        ),
+    ),
+    "classes/promoted": _class_doc("A place opened up: the member moved from the waitlist."),
+    "classes/fee": _class_doc(
+        "A late-cancellation or no-show fee was added to the member's account.",
+        (
+            Variable("kind", 'Which fee: "late_cancel" or "no_show"'),
+            Variable("amount", "The fee, formatted for the language"),
+            Variable("invoice_number", "The fee's invoice number"),
+        ),
+        (("late_cancel", "Late cancellation"), ("no_show", "No-show")),
     ),
     "portal/signin": Doc(
         "The link a member asks for to sign in to the member portal.",

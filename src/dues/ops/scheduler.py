@@ -3,7 +3,9 @@
 ``billing_tick`` bills every organization up to the local date of its locations (a
 location's day starts at its own midnight). It is safe to call as often as we like: the
 billing run is idempotent. ``dues run`` calls it every minute in a background thread,
-followed by ``deliver`` (events to consumers, then email and SMS).
+followed by the classes tick (next weeks' sessions made, reminders due, finished classes
+closed and their no-shows billed) and ``deliver`` (events to consumers, then email and
+SMS).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import threading
 from datetime import date
 
+from dues.classes.tasks import classes_tick
 from dues.core.clock import Clock
 from dues.core.selectors import organizations_today
 from dues.ops.jobs import bill, deliver
@@ -42,6 +45,10 @@ class Scheduler(threading.Thread):
                 billing_tick(clock=self.clock)
             except Exception:  # the scheduler must outlive one bad tick
                 log.exception("billing tick failed")
+            try:
+                classes_tick(clock=self.clock)
+            except Exception:
+                log.exception("classes tick failed")
             try:
                 deliver(clock=self.clock)
             except Exception:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from dues.portal.views import account, app, join, links, signin
+from dues.portal.views import account, app, door, join, links, signin
+from dues.portal.views import classes as class_views
 
 urlpatterns = [
     path("i/<str:token>/", links.invoice_page, name="portal-invoice"),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("me/sw.js", app.service_worker, name="portal-sw"),
     path("me/offline/", app.offline, name="portal-offline"),
     path("me/", account.home, name="portal-home"),
+    path("me/door/", door.door, name="portal-door"),
+    path("me/door/sw.js", door.door_worker, name="portal-door-sw"),
     path("me/invoices/", account.invoices, name="portal-invoices"),
     path("me/invoices/<int:invoice_id>/", account.invoice, name="portal-invoice-detail"),
     path("me/invoices/<int:invoice_id>/pdf/", account.invoice_download, name="portal-invoice-pdf"),
@@ -34,4 +37,18 @@ urlpatterns = [
     path("me/settings/", account.settings_page, name="portal-settings"),
     path("me/export/", account.export, name="portal-export"),
     path("me/export/csv/", account.export_csv, name="portal-export-csv"),
+    path("me/classes/", class_views.schedule, name="portal-classes"),
+    path("me/classes/bookings/", class_views.bookings, name="portal-class-bookings"),
+    path("me/classes/<int:session_id>/", class_views.session_page, name="portal-class"),
+    path("me/classes/<int:session_id>/book/", class_views.book, name="portal-class-book"),
+    path(
+        "me/classes/bookings/<int:booking_id>/cancel/",
+        class_views.cancel,
+        name="portal-class-cancel",
+    ),
+    path(
+        "me/classes/calendar/<str:token>.ics",
+        class_views.calendar_feed,
+        name="portal-class-calendar",
+    ),
 ]

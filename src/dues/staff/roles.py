@@ -34,6 +34,13 @@ class Action(models.TextChoices):
     DUNNING_EDIT = "dunning_edit", _("Edit the dunning policy")
     TEMPLATES_EDIT = "templates_edit", _("Edit message templates")
     STAFF_MANAGE = "staff_manage", _("Manage staff accounts and roles")
+    CHECK_IN = "check_in", _("Check members in at the front desk")
+    ACCESS_OVERRIDE = "access_override", _("Let a member in despite a refusal")
+    CREDENTIALS_EDIT = "credentials_edit", _("Issue and revoke door credentials")
+    ATTENDANCE_VIEW = "attendance_view", _("See attendance")
+    CLASSES_VIEW = "classes_view", _("See the class schedule and rosters, check members in")
+    CLASSES_EDIT = "classes_edit", _("Cancel or change a class")
+    FEE_FORGIVE = "fee_forgive", _("Forgive a class fee")
 
 
 _EVERYONE = frozenset(Role)
@@ -56,6 +63,13 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.DUNNING_EDIT: _MANAGERS,
     Action.TEMPLATES_EDIT: _MANAGERS,
     Action.STAFF_MANAGE: frozenset({Role.OWNER}),
+    Action.CHECK_IN: _DESK,
+    Action.ACCESS_OVERRIDE: _DESK,
+    Action.CREDENTIALS_EDIT: _DESK,
+    Action.ATTENDANCE_VIEW: _MANAGERS,
+    Action.CLASSES_VIEW: _EVERYONE,
+    Action.CLASSES_EDIT: _DESK,
+    Action.FEE_FORGIVE: _MANAGERS,
 }
 
 # Roles that must sign in with a second factor (a confirmed TOTP device); the others may.

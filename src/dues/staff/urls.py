@@ -1,11 +1,26 @@
 from django.urls import path
 
-from dues.staff.views import actions, auth, catalog, dashboard, dunning, members, team
+from dues.staff.views import actions, auth, catalog, checkin, dashboard, dunning, members, team
+from dues.staff.views import classes as class_views
 from dues.staff.views import templates as message_templates
 
 urlpatterns = [
     path("", members.home, name="staff-home"),
     path("dashboard/", dashboard.dashboard, name="staff-dashboard"),
+    path("classes/", class_views.week, name="staff-classes"),
+    path("classes/<int:session_id>/", class_views.roster, name="staff-class-roster"),
+    path("classes/<int:session_id>/cancel/", class_views.cancel, name="staff-class-cancel"),
+    path("classes/<int:session_id>/change/", class_views.change, name="staff-class-change"),
+    path(
+        "classes/bookings/<int:booking_id>/check-in/",
+        class_views.check_in,
+        name="staff-class-check-in",
+    ),
+    path(
+        "classes/bookings/<int:booking_id>/forgive/",
+        class_views.forgive,
+        name="staff-class-forgive",
+    ),
     path("login/", auth.login_page, name="staff-login"),
     path("login/code/", auth.code_page, name="staff-login-code"),
     path("login/setup/", auth.setup_page, name="staff-login-setup"),
@@ -20,6 +35,11 @@ urlpatterns = [
     path("members/", members.search, name="staff-members"),
     path("members/<int:member_id>/", members.profile, name="staff-member"),
     path("members/<int:member_id>/notes/", members.note_add, name="staff-note-add"),
+    path("members/<int:member_id>/photo/", checkin.member_photo, name="staff-member-photo"),
+    path("members/<int:member_id>/access/", checkin.member_access, name="staff-member-access"),
+    path("checkin/", checkin.checkin, name="staff-checkin"),
+    path("checkin/member/<int:member_id>/", checkin.checkin_member, name="staff-checkin-member"),
+    path("attendance/", checkin.attendance, name="staff-attendance"),
     path(
         "members/<int:member_id>/invoices/<int:invoice_id>/payment/",
         actions.desk_payment,

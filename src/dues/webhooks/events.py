@@ -46,4 +46,13 @@ EVENT_TYPES: dict[str, str] = {
     "dunning.plan_completed": "A payment plan was paid off.",
     "dunning.plan_broken": "A payment plan broke (an instalment failed twice).",
     "dunning.plan_cancelled": "Staff cancelled a payment plan.",
+    "credential.issued": "A door credential (QR, key tag, RFID card) was issued to a member.",
+    "credential.revoked": "A door credential was revoked.",
+    "visit_pack.granted": "A member was given a pack of visits.",
+    "class.session_changed": "A booked member's class moved (time, room or instructor).",
+    "class.session_cancelled": "A booked member's class was cancelled.",
+    "class.promoted": "A waitlisted member got a place in a class.",
+    "class.reminder": "A booked member's class starts soon (the reminder follows).",
+    "class.fee_charged": "A late-cancellation or no-show fee was invoiced.",
+    "class.fee_forgiven": "Staff forgave a class fee.",
 }
