@@ -34,7 +34,7 @@ from dues.billing.run import (
 from dues.catalog.models import AddOn, Coupon, Plan, RevenueCategory
 from dues.catalog.selectors import tax_rate_bp, tax_rates_for_locations
 from dues.core.clock import Clock, local_date
-from dues.core.models import Location
+from dues.core.models import Location, Organization
 from dues.core.outbox import event_emit
 from dues.members.models import Member
 from dues.members.services import member_activate_if_prospect, member_set_status
@@ -455,22 +455,56 @@ def invoice_issue_one_off(
     """A one-off charge on a membership, invoiced and finalised at once. ``taxed=False``
     for charges outside the scope of VAT, such as late-payment fees (compensation, not a
     supply)."""
-    today = today_at(sub.location, clock)
-    rate = tax_rate_bp(location_id=sub.location_id, category=sub.plan.tax_category) if taxed else 0
+    return invoice_issue_charge(
+        organization=sub.organization,
+        payer_id=sub.payer_id,
+        location=sub.location,
+        currency=sub.currency,
+        kind=kind,
+        description=description,
+        amount=amount,
+        category=category,
+        tax_category=sub.plan.tax_category,
+        clock=clock,
+        taxed=taxed,
+        subscription_id=sub.pk,
+    )
+
+
+def invoice_issue_charge(
+    *,
+    organization: Organization,
+    payer_id: int,
+    location: Location,
+    currency: str,
+    kind: str,
+    description: str,
+    amount: int,
+    category: str,
+    tax_category: str,
+    clock: Clock,
+    taxed: bool = True,
+    subscription_id: int | None = None,
+) -> Invoice:
+    """A one-off charge to ``payer_id`` at ``location`` (a drop-in, a fee, a pack),
+    invoiced and finalised at once, dated the location's today; taxed at the location's
+    rate for ``tax_category`` unless ``taxed`` is False."""
+    today = today_at(location, clock)
+    rate = tax_rate_bp(location_id=location.pk, category=tax_category) if taxed else 0
     line = line_build(
         kind=kind,
         description=description,
         unit_amount=amount,
         revenue_category=category,
         tax_rate_bp=rate,
-        prices_include_tax=sub.organization.prices_include_tax,
-        subscription_id=sub.pk,
+        prices_include_tax=organization.prices_include_tax,
+        subscription_id=subscription_id,
     )
     spec = InvoiceSpec(
-        organization_id=sub.organization_id,
-        payer_id=sub.payer_id,
-        location_id=sub.location_id,
-        currency=sub.currency,
+        organization_id=organization.pk,
+        payer_id=payer_id,
+        location_id=location.pk,
+        currency=currency,
         issue_date=today,
         due_date=today,
         lines=[line],

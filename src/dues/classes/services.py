@@ -27,11 +27,9 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from dues.billing.invoices import (
-    InvoiceSpec,
     credit_note_create,
     invoice_creditable,
     invoice_void,
-    invoices_issue,
 )
 from dues.billing.models import (
     Freeze,
@@ -42,11 +40,9 @@ from dues.billing.models import (
     Subscription,
     SubscriptionStatus,
 )
-from dues.billing.pricing import line_build
 from dues.billing.restrictions import restrictions_in_force
-from dues.billing.services import invoice_issue_one_off
+from dues.billing.services import invoice_issue_charge, invoice_issue_one_off
 from dues.catalog.models import AddOn, RevenueCategory, TaxCategory
-from dues.catalog.selectors import tax_rate_bp
 from dues.classes import events
 from dues.classes.models import (
     BOOKING_TRANSITIONS,
@@ -532,26 +528,19 @@ def _charge(
             clock=clock,
             taxed=taxed,
         )
-    today = clock.now().astimezone(ZoneInfo(location.timezone)).date()
-    rate = tax_rate_bp(location_id=location.pk, category=TaxCategory.TRAINING) if taxed else 0
-    line = line_build(
+    return invoice_issue_charge(
+        organization=location.organization,
+        payer_id=member.payer_id or member.pk,
+        location=location,
+        currency=currency,
         kind=kind,
         description=description,
-        unit_amount=amount,
-        revenue_category=category,
-        tax_rate_bp=rate,
-        prices_include_tax=location.organization.prices_include_tax,
+        amount=amount,
+        category=category,
+        tax_category=TaxCategory.TRAINING,
+        clock=clock,
+        taxed=taxed,
     )
-    spec = InvoiceSpec(
-        organization_id=member.organization_id,
-        payer_id=member.payer_id or member.pk,
-        location_id=location.pk,
-        currency=currency,
-        issue_date=today,
-        due_date=today,
-        lines=[line],
-    )
-    return Invoice.objects.get(pk=invoices_issue([spec], clock=clock)[0])
 
 
 def _zone(session: ClassSession) -> ZoneInfo:
