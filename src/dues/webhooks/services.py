@@ -148,6 +148,8 @@ def webhooks_send(*, clock: Clock, limit: int = 200) -> dict[str, int]:
         .order_by("next_attempt_at", "id")
         .values_list("pk", "next_attempt_at")[:limit]
     )
+    if not due:
+        return counts  # most ticks: no client (and no TLS context) built for nothing
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
         for pk, was_due in due:
             claimed = WebhookDelivery.objects.filter(
