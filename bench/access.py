@@ -3,7 +3,7 @@
 Builds the gym of ``bench.billing_run`` (a fresh SQLite file, or a ``dues_bench_access``
 database on the PostgreSQL server ``DUES_DATABASE_URL`` names), gives every member an RFID
 card, puts 2% of the memberships under a dunning access restriction, adds a door device,
-then serves Dues over HTTP on loopback (waitress, in its own process) and runs a load tool
+then serves Dues over HTTP on loopback (gunicorn, a worker process per core) and runs a load tool
 in a third process that sends ``POST /api/v1/access/scan`` at a fixed rate (open loop:
 each scan is sent at its scheduled time whether or not earlier ones have returned), mixing
 members who may enter, restricted ones and unknown cards. Prints one JSON line with the
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=100000)
     parser.add_argument("--rate", type=float, default=200.0, help="scans per second")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--threads", type=int, default=8, help="server threads")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes")
     parser.add_argument("--load", nargs=4, metavar=("URL", "KEY", "VALUES_FILE", "RATE"))
     args = parser.parse_args(argv)
     if args.load:  # the load tool's process
@@ -195,22 +195,28 @@ def main(argv: list[str] | None = None) -> int:
 
         port = free_port()
         env = {**os.environ, "DUES_ALLOWED_HOSTS": "127.0.0.1"}
+        # A file, not a pipe: nobody reads the pipe while the load runs, and a server whose
+        # warnings fill it blocks.
+        server_log = open(os.path.join(tmp, "server.log"), "w+b")  # noqa: SIM115
+        # Served as in production (README, Deployment): gunicorn, one single-threaded
+        # worker process per core.
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={args.workers}",
+            "dues.wsgi:application",
+        ]
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "waitress",
-                f"--listen=127.0.0.1:{port}",
-                f"--threads={args.threads}",
-                "dues.wsgi:application",
-            ],
+            command,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=server_log,
         )
         try:
             url = f"http://127.0.0.1:{port}/api/v1/access/scan"
-            _wait_for(port, server)
+            _wait_for(port, server, server_log.name)
             warm = json.dumps(values[:50])
             warm_file = os.path.join(tmp, "warm.json")
             with open(warm_file, "w", encoding="utf-8") as f:
@@ -223,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            server_log.close()
         result = json.loads(done.stdout.strip().splitlines()[-1])
         server_ms, client_ms = result["server_ms"], result["client_ms"]
         p99 = percentile(server_ms, 0.99) if server_ms else float("inf")
@@ -253,12 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if result["errors"] == 0 else 1
 
 
-def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
+def _wait_for(port: int, server: subprocess.Popen[bytes], log: str) -> None:
     deadline = time.perf_counter() + 30
     while time.perf_counter() < deadline:
         if server.poll() is not None:
-            err = server.stderr.read().decode(errors="replace") if server.stderr else ""
-            raise RuntimeError(f"the server exited: {err}")
+            with open(log, encoding="utf-8", errors="replace") as f:
+                raise RuntimeError(f"the server exited: {f.read()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return

@@ -4,6 +4,8 @@ Configuration comes from the environment so one build runs as a single-gym SQLit
 or as a PostgreSQL-backed hosted service:
 
 - ``DUES_DATABASE_URL``: any dj-database-url URL; default is ``var/dues.sqlite3`` (WAL).
+- ``DUES_DB_CONN_MAX_AGE``: seconds a server thread keeps its database connection (60;
+  0 opens one per request, which costs a PostgreSQL backend start each time).
 - ``DUES_SECRET_KEY``, ``DUES_DEBUG``, ``DUES_ALLOWED_HOSTS``.
 - ``DUES_GATEWAY``: dotted path of the default payment gateway (sandbox by default).
 - ``DUES_PUBLIC_URL``: where members reach this server (links in messages).
@@ -108,7 +110,7 @@ TEMPLATES = [
 def _database() -> dict[str, object]:
     url = os.environ.get("DUES_DATABASE_URL")
     if url:
-        config = dict(dj_database_url.parse(url, conn_max_age=0))
+        config = dict(dj_database_url.parse(url))
     else:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "dues.sqlite3")}
@@ -123,6 +125,9 @@ def _database() -> dict[str, object]:
             ),
         }
         config["TEST"] = {"NAME": os.environ.get("DUES_TEST_SQLITE_NAME")}
+    # A door asks many times a second: reuse each thread's connection, checked before reuse.
+    config["CONN_MAX_AGE"] = int(os.environ.get("DUES_DB_CONN_MAX_AGE", "60"))
+    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 

@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Max, Q
 
-from dues.access.decide import membership_facts, membership_refusal
+from dues.access.decide import membership_refusal
 from dues.access.models import Credential, CredentialKind, VisitPack
+from dues.access.reads import memberships_read
 from dues.access.signing import sign
-from dues.billing.models import Subscription, SubscriptionStatus
 from dues.core.clock import Clock
 from dues.core.crypto import secret_open
 from dues.core.models import Location, OutboxEvent
@@ -38,13 +38,6 @@ from dues.core.models import Location, OutboxEvent
 POLL_SECONDS = 5
 TTL = timedelta(hours=24)
 REBUILD_SECONDS = 10
-
-_LIVE = (
-    SubscriptionStatus.PENDING,
-    SubscriptionStatus.TRIALING,
-    SubscriptionStatus.ACTIVE,
-    SubscriptionStatus.FROZEN,
-)
 
 
 @dataclass(frozen=True)
@@ -100,28 +93,22 @@ def allowlist_build(*, location: Location, clock: Clock) -> AllowList:
         .values_list("member_id", "kind", "value", "secret")
     )
     members = {member_id for member_id, *_ in credentials}
-    subs = list(
-        Subscription.objects.filter(
-            organization_id=org_id, status__in=_LIVE, start_date__lte=today
-        ).select_related("plan")
-    )
-    facts = membership_facts(subs, today=today, now=now)
     hours: dict[int, list[list[int]] | None] = {}
     restricted_members: set[int] = set()
-    for sub in subs:
-        refusal = membership_refusal(sub, facts, location_id=location.pk, today=today)
+    for m in memberships_read(location=location, today=today, now=now):
+        refusal = membership_refusal(m, today=today)
         if refusal == "restricted":
-            restricted_members.add(sub.member_id)
-        if refusal is not None or sub.member_id not in members:
+            restricted_members.add(m.member_id)
+        if refusal is not None or m.member_id not in members:
             continue
-        windows = sub.plan.access_hours or None
-        if sub.member_id in hours:
-            known = hours[sub.member_id]
-            hours[sub.member_id] = (
+        windows = m.access_hours or None
+        if m.member_id in hours:
+            known = hours[m.member_id]
+            hours[m.member_id] = (
                 None if known is None or windows is None else sorted(known + windows)
             )
         else:
-            hours[sub.member_id] = windows
+            hours[m.member_id] = windows
     visits: dict[int, int] = {}
     for pack in VisitPack.objects.filter(organization_id=org_id, valid_from__lte=now).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now),

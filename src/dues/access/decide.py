@@ -8,13 +8,16 @@ by status or by a freeze the date has reached, not restricted by dunning or staf
 used per entry a membership does not cover, by a conditional UPDATE), anti-passback (the
 same credential cannot enter the same location twice within the location's
 ``anti_passback_minutes``) and a staff override with its reason. It returns the verdict
-with a reason code and the sentence for the member, and logs every decision.
+with a reason code and the sentence for the member, and logs every decision. What it
+reads, it reads through ``reads.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,12 +25,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import translation
 
+from dues.access import reads
 from dues.access.models import AccessDecision, AccessDevice, Credential, CredentialKind, VisitPack
 from dues.access.qr import qr_parse, qr_verify
+from dues.access.reads import MembershipFacts
 from dues.access.reasons import ALLOWING, MEMBERSHIP_CHECKS, Reason
-from dues.billing.models import Freeze, RestrictionKind, Subscription, SubscriptionStatus
-from dues.billing.restrictions import restrictions_in_force
-from dues.catalog.models import Plan
+from dues.billing.models import Subscription, SubscriptionStatus
 from dues.core.clock import Clock
 from dues.core.crypto import secret_open
 from dues.core.models import Location
@@ -49,12 +52,19 @@ class Decision:
     reason: str
     at: datetime
     member: Member | None = None
-    subscription: Subscription | None = None
+    subscription_id: int | None = None
     credential: Credential | None = None
     visit_pack: VisitPack | None = None
     refusal_code: str = ""
     decision_id: int | None = None
     entries_left: int | None = None
+
+    @cached_property
+    def subscription(self) -> Subscription | None:
+        """The membership the decision was about, loaded when a screen asks for it."""
+        if self.subscription_id is None:
+            return None
+        return Subscription.objects.select_related("plan").get(pk=self.subscription_id)
 
 
 def reason_text(code: str, language: str) -> str:
@@ -67,18 +77,10 @@ def reason_text(code: str, language: str) -> str:
 class _Verdict:
     code: str
     member: Member | None = None
-    subscription: Subscription | None = None
+    membership: MembershipFacts | None = None
     credential: Credential | None = None
     qr_step: int | None = None
-    packs: list[VisitPack] | None = None
-
-
-_LIVE = (
-    SubscriptionStatus.PENDING,
-    SubscriptionStatus.TRIALING,
-    SubscriptionStatus.ACTIVE,
-    SubscriptionStatus.FROZEN,
-)
+    packs: list[VisitPack] | None = field(default=None)
 
 
 def access_decide(
@@ -119,15 +121,17 @@ def access_decide(
         verdict.packs = None
     if not record:
         return _decision(verdict, location, now, refusal, None, None, None)
-    with transaction.atomic():
-        pack = None
-        left = None
-        if verdict.code == Reason.VISIT_PACK:
+    pack = None
+    left = None
+    spends_a_visit = verdict.code == Reason.VISIT_PACK
+    # The visit and its log row together or neither; any other decision is one INSERT.
+    with transaction.atomic() if spends_a_visit else nullcontext():
+        if spends_a_visit:
             pack, left = _use_a_visit(verdict.packs or [], now)
             if pack is None:
                 verdict.code = refusal = Reason.PACK_EXHAUSTED
         allowed = verdict.code in ALLOWING
-        sub = verdict.subscription
+        membership = verdict.membership
         row = AccessDecision.objects.create(
             organization_id=location.organization_id,
             location=location,
@@ -137,8 +141,8 @@ def access_decide(
             value=value[:80],
             credential=verdict.credential,
             member=verdict.member,
-            subscription=sub,
-            plan_id_at_entry=sub.plan_id if sub is not None else None,
+            subscription_id=membership.id if membership is not None else None,
+            plan_id_at_entry=membership.plan_id if membership is not None else None,
             visit_pack=pack,
             allowed=allowed,
             reason_code=verdict.code,
@@ -168,7 +172,7 @@ def _decision(
         reason=reason_text(verdict.code, location.locale),
         at=now,
         member=verdict.member,
-        subscription=verdict.subscription,
+        subscription_id=verdict.membership.id if verdict.membership else None,
         credential=verdict.credential,
         visit_pack=pack,
         refusal_code=refusal if verdict.code == Reason.OVERRIDE else "",
@@ -201,31 +205,24 @@ def _evaluate(
         verdict = found
         if found.credential is None or found.code != Reason.MEMBERSHIP:
             return found
-        verdict.member = found.credential.member
+        verdict.member = reads.member_get(found.credential.member_id)
     assert verdict.member is not None
     person = verdict.member
 
     local = now.astimezone(ZoneInfo(location.timezone))
-    today = local.date()
-    subs = list(
-        Subscription.objects.filter(member_id=person.pk, organization_id=org_id)
-        .filter(
-            Q(status__in=_LIVE)
-            | Q(status=SubscriptionStatus.CANCELLED, cancelled_at__gt=now - timedelta(days=365))
-        )
-        .select_related("plan")
-        .order_by("-created_at", "-id")
+    memberships = reads.memberships_read(
+        location=location, today=local.date(), now=now, member_id=person.pk
     )
-    best: tuple[int, str, Subscription | None] = (-1, Reason.NO_MEMBERSHIP, None)
-    if subs:
-        outcome = _memberships_check(subs, location=location, now=now, local=local, today=today)
-        if isinstance(outcome, Subscription):
-            verdict.subscription = outcome
+    best: tuple[int, str, MembershipFacts | None] = (-1, Reason.NO_MEMBERSHIP, None)
+    if memberships:
+        outcome = _memberships_check(memberships, local=local)
+        if isinstance(outcome, MembershipFacts):
+            verdict.membership = outcome
             verdict.code = Reason.MEMBERSHIP
             return _passback_check(verdict, location, now)
         best = outcome
-    _, code, sub = best
-    verdict.subscription = sub
+    _, code, membership = best
+    verdict.membership = membership
     if code == Reason.RESTRICTED:
         verdict.code = code
         return verdict
@@ -242,7 +239,7 @@ def _evaluate(
             return verdict
         verdict.code = Reason.VISIT_PACK
         verdict.packs = usable
-        verdict.subscription = None
+        verdict.membership = None
         return _passback_check(verdict, location, now)
     verdict.code = code
     return verdict
@@ -253,18 +250,12 @@ def _credential_check(*, org_id: int, value: str, kind: str, now: datetime) -> _
     if kind == CredentialKind.QR and parsed is None:
         return _Verdict(Reason.QR_INVALID)
     if parsed is not None:
-        public_id = parsed[0]
-        candidates = Credential.objects.filter(
-            organization_id=org_id, kind=CredentialKind.QR, value=public_id
+        credential = reads.credential_find(
+            organization_id=org_id, kinds=[CredentialKind.QR], value=parsed[0]
         )
     else:
         kinds = [kind] if kind else [CredentialKind.BARCODE, CredentialKind.RFID]
-        candidates = Credential.objects.filter(organization_id=org_id, kind__in=kinds, value=value)
-    credential = (
-        candidates.select_related("member")
-        .order_by(F("revoked_at").desc(nulls_first=True), "-id")
-        .first()
-    )
+        credential = reads.credential_find(organization_id=org_id, kinds=kinds, value=value)
     if credential is None:
         return _Verdict(Reason.UNKNOWN_CREDENTIAL)
     if credential.revoked_at is not None and credential.revoked_at <= now:
@@ -274,105 +265,59 @@ def _credential_check(*, org_id: int, value: str, kind: str, now: datetime) -> _
         step = qr_verify(bytes.fromhex(secret_open(credential.secret)), parsed[1], now)
         if step is None:
             return _Verdict(Reason.QR_EXPIRED, member=credential.member, credential=credential)
-        reused = AccessDecision.objects.filter(
-            credential_id=credential.pk, allowed=True, qr_step__gte=step
-        ).exists()
-        if reused:
+        if reads.qr_step_used(credential.pk, step):
             return _Verdict(Reason.QR_REUSED, member=credential.member, credential=credential)
         verdict.qr_step = step
     return verdict
 
 
-@dataclass
-class MembershipFacts:
-    """What the rules need to know about a set of memberships at one instant, read in
-    four queries whatever the number of memberships (the allow-list reads thousands)."""
-
-    plan_locations: dict[int, set[int]]
-    frozen_today: set[int]
-    freeze_over: set[int]
-    restricted: set[int]
-
-
-def membership_facts(subs: list[Subscription], *, today: date, now: datetime) -> MembershipFacts:
-    ids = [s.pk for s in subs]
-    plan_locations: dict[int, set[int]] = {}
-    for plan_id, location_id in Plan.locations.through.objects.filter(
-        plan_id__in={s.plan_id for s in subs}
-    ).values_list("plan_id", "location_id"):
-        plan_locations.setdefault(plan_id, set()).add(location_id)
-    covering: set[int] = set()
-    thawed: set[int] = set()
-    for sub_id, end in Freeze.objects.filter(
-        subscription_id__in=ids,
-        status__in=[Freeze.Status.SCHEDULED, Freeze.Status.ACTIVE],
-        start_date__lte=today,
-    ).values_list("subscription_id", "end_date"):
-        (covering if end > today else thawed).add(sub_id)
-    restricted = {
-        sub_id
-        for sub_id, kinds in restrictions_in_force(ids, now).items()
-        if RestrictionKind.ACCESS in kinds
-    }
-    return MembershipFacts(plan_locations, covering, thawed - covering, restricted)
-
-
 def membership_refusal(
-    sub: Subscription,
-    facts: MembershipFacts,
+    m: MembershipFacts,
     *,
-    location_id: int,
     today: date,
     weekday: int | None = None,
     minute: int | None = None,
 ) -> str | None:
-    """Why ``sub`` does not let its member in at ``location_id`` today (and, when given,
-    at local ``weekday`` and ``minute``), or None when it does."""
-    if sub.status == SubscriptionStatus.CANCELLED or (
-        sub.cancel_at is not None and sub.cancel_at <= today
+    """Why membership ``m`` does not let its member in where ``reads.memberships_read``
+    looked, today (and, when given, at local ``weekday`` and ``minute``), or None when it
+    does."""
+    if m.status == SubscriptionStatus.CANCELLED or (
+        m.cancel_at is not None and m.cancel_at <= today
     ):
         return Reason.CANCELLED
-    if sub.start_date > today:
+    if m.start_date > today:
         # A pending membership whose start date has come lets in before the job that
         # flips its status runs: the date decides, as for freezes.
         return Reason.NOT_STARTED
-    if sub.pk in facts.frozen_today or (
-        sub.status == SubscriptionStatus.FROZEN and sub.pk not in facts.freeze_over
-    ):
+    if m.frozen_today or (m.status == SubscriptionStatus.FROZEN and not m.freeze_over):
         return Reason.FROZEN
-    if sub.pk in facts.restricted:
+    if m.restricted:
         return Reason.RESTRICTED
-    allowed_at = facts.plan_locations.get(sub.plan_id)
-    if allowed_at is not None and location_id not in allowed_at:
+    if m.wrong_location:
         return Reason.WRONG_LOCATION
-    hours = sub.plan.access_hours
-    if weekday is not None and minute is not None and not hours_allow(hours, weekday, minute):
+    if (
+        weekday is not None
+        and minute is not None
+        and not hours_allow(m.access_hours, weekday, minute)
+    ):
         return Reason.OUTSIDE_HOURS
     return None
 
 
 def _memberships_check(
-    subs: list[Subscription],
-    *,
-    location: Location,
-    now: datetime,
-    local: datetime,
-    today: date,
-) -> Subscription | tuple[int, str, Subscription | None]:
+    memberships: list[MembershipFacts], *, local: datetime
+) -> MembershipFacts | tuple[int, str, MembershipFacts | None]:
     """The first membership that lets the member in, or the furthest refusal."""
-    facts = membership_facts(subs, today=today, now=now)
     minute = local.hour * 60 + local.minute
     weekday = local.weekday()
-    best: tuple[int, str, Subscription | None] = (-1, Reason.NO_MEMBERSHIP, None)
-    for sub in subs:
-        failed = membership_refusal(
-            sub, facts, location_id=location.pk, today=today, weekday=weekday, minute=minute
-        )
+    best: tuple[int, str, MembershipFacts | None] = (-1, Reason.NO_MEMBERSHIP, None)
+    for m in memberships:
+        failed = membership_refusal(m, today=local.date(), weekday=weekday, minute=minute)
         if failed is None:
-            return sub
+            return m
         rank = MEMBERSHIP_CHECKS.index(Reason(failed))
         if rank > best[0]:
-            best = (rank, failed, sub)
+            best = (rank, failed, m)
     return best
 
 
@@ -388,15 +333,14 @@ def _passback_check(verdict: _Verdict, location: Location, now: datetime) -> _Ve
     minutes = location.anti_passback_minutes
     if not minutes:
         return verdict
-    recent = AccessDecision.objects.filter(
-        location_id=location.pk, allowed=True, at__gt=now - timedelta(minutes=minutes)
-    )
-    if verdict.credential is not None:
-        recent = recent.filter(credential_id=verdict.credential.pk)
-    else:
-        assert verdict.member is not None
-        recent = recent.filter(member_id=verdict.member.pk)
-    if recent.filter(at__lte=now).exists():
+    assert verdict.member is not None
+    if reads.entered_recently(
+        location_id=location.pk,
+        since=now - timedelta(minutes=minutes),
+        until=now,
+        credential_id=verdict.credential.pk if verdict.credential is not None else None,
+        member_id=verdict.member.pk,
+    ):
         verdict.code = Reason.ANTI_PASSBACK
         verdict.packs = None
     return verdict

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from dues.access.allowlist import POLL_SECONDS, allowlist_get
 from dues.access.decide import AccessError, access_decide
 from dues.access.models import AccessDevice, CredentialKind
+from dues.access.reads import device_find
 from dues.access.signing import public_key
 from dues.core.clock import SystemClock
 
@@ -38,11 +39,7 @@ class DeviceKeyAuthentication(authentication.BaseAuthentication):
         if len(parts) != 2 or parts[0] != self.keyword:
             raise exceptions.NotAuthenticated("use 'Authorization: Device <device key>'")
         prefix = parts[1].split(".", 1)[0]
-        device = (
-            AccessDevice.objects.select_related("location")
-            .filter(prefix=prefix, active=True)
-            .first()
-        )
+        device = device_find(prefix)
         if device is None or device.key_hash != AccessDevice.hash_key(parts[1]):
             raise exceptions.AuthenticationFailed("unknown or deactivated device key")
         now = CLOCK.now()
