@@ -51,13 +51,23 @@ class Decision:
     code: str
     reason: str
     at: datetime
-    member: Member | None = None
+    member_id: int | None = None
+    first_name: str = ""  # the member's, for the door's greeting
     subscription_id: int | None = None
     credential: Credential | None = None
     visit_pack: VisitPack | None = None
     refusal_code: str = ""
     decision_id: int | None = None
     entries_left: int | None = None
+
+    known_member: Member | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def member(self) -> Member | None:
+        """The member, loaded when a screen asks for more than the door needs."""
+        if self.known_member is not None or self.member_id is None:
+            return self.known_member
+        return Member.objects.get(pk=self.member_id)
 
     @cached_property
     def subscription(self) -> Subscription | None:
@@ -76,7 +86,9 @@ def reason_text(code: str, language: str) -> str:
 @dataclass
 class _Verdict:
     code: str
-    member: Member | None = None
+    member: Member | None = None  # when the desk chose the member
+    member_id: int | None = None
+    first_name: str = ""
     membership: MembershipFacts | None = None
     credential: Credential | None = None
     qr_step: int | None = None
@@ -140,7 +152,7 @@ def access_decide(
             kind=verdict.credential.kind if verdict.credential else kind,
             value=value[:80],
             credential=verdict.credential,
-            member=verdict.member,
+            member_id=verdict.member_id,
             subscription_id=membership.id if membership is not None else None,
             plan_id_at_entry=membership.plan_id if membership is not None else None,
             visit_pack=pack,
@@ -171,7 +183,9 @@ def _decision(
         code=verdict.code,
         reason=reason_text(verdict.code, location.locale),
         at=now,
-        member=verdict.member,
+        member_id=verdict.member_id,
+        first_name=verdict.first_name,
+        known_member=verdict.member,
         subscription_id=verdict.membership.id if verdict.membership else None,
         credential=verdict.credential,
         visit_pack=pack,
@@ -199,19 +213,19 @@ def _evaluate(
     *, location: Location, now: datetime, value: str, kind: str, member: Member | None
 ) -> _Verdict:
     org_id = location.organization_id
-    verdict = _Verdict(Reason.UNKNOWN_CREDENTIAL, member=member)
     if value:
-        found = _credential_check(org_id=org_id, value=value, kind=kind, now=now)
-        verdict = found
-        if found.credential is None or found.code != Reason.MEMBERSHIP:
-            return found
-        verdict.member = reads.member_get(found.credential.member_id)
-    assert verdict.member is not None
-    person = verdict.member
+        verdict = _credential_check(org_id=org_id, value=value, kind=kind, now=now)
+        if verdict.credential is None or verdict.code != Reason.MEMBERSHIP:
+            return verdict
+    else:
+        assert member is not None
+        verdict = _Verdict(Reason.MEMBERSHIP, member, member.pk, member.first_name)
+    assert verdict.member_id is not None
+    member_id = verdict.member_id
 
     local = now.astimezone(ZoneInfo(location.timezone))
     memberships = reads.memberships_read(
-        location=location, today=local.date(), now=now, member_id=person.pk
+        location=location, today=local.date(), now=now, member_id=member_id
     )
     best: tuple[int, str, MembershipFacts | None] = (-1, Reason.NO_MEMBERSHIP, None)
     if memberships:
@@ -227,7 +241,7 @@ def _evaluate(
         verdict.code = code
         return verdict
     packs = list(
-        VisitPack.objects.filter(member_id=person.pk, organization_id=org_id, valid_from__lte=now)
+        VisitPack.objects.filter(member_id=member_id, organization_id=org_id, valid_from__lte=now)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(Q(location__isnull=True) | Q(location_id=location.pk))
         .order_by(F("expires_at").asc(nulls_last=True), "id")
@@ -250,24 +264,31 @@ def _credential_check(*, org_id: int, value: str, kind: str, now: datetime) -> _
     if kind == CredentialKind.QR and parsed is None:
         return _Verdict(Reason.QR_INVALID)
     if parsed is not None:
-        credential = reads.credential_find(
+        found = reads.credential_find(
             organization_id=org_id, kinds=[CredentialKind.QR], value=parsed[0]
         )
     else:
         kinds = [kind] if kind else [CredentialKind.BARCODE, CredentialKind.RFID]
-        credential = reads.credential_find(organization_id=org_id, kinds=kinds, value=value)
-    if credential is None:
+        found = reads.credential_find(organization_id=org_id, kinds=kinds, value=value)
+    if found is None:
         return _Verdict(Reason.UNKNOWN_CREDENTIAL)
+    credential, first_name = found
+    verdict = _Verdict(
+        Reason.MEMBERSHIP,
+        member_id=credential.member_id,
+        first_name=first_name,
+        credential=credential,
+    )
     if credential.revoked_at is not None and credential.revoked_at <= now:
-        return _Verdict(Reason.REVOKED, member=credential.member, credential=credential)
-    verdict = _Verdict(Reason.MEMBERSHIP, credential=credential)
-    if parsed is not None:
+        verdict.code = Reason.REVOKED
+    elif parsed is not None:
         step = qr_verify(bytes.fromhex(secret_open(credential.secret)), parsed[1], now)
         if step is None:
-            return _Verdict(Reason.QR_EXPIRED, member=credential.member, credential=credential)
-        if reads.qr_step_used(credential.pk, step):
-            return _Verdict(Reason.QR_REUSED, member=credential.member, credential=credential)
-        verdict.qr_step = step
+            verdict.code = Reason.QR_EXPIRED
+        elif reads.qr_step_used(credential.pk, step):
+            verdict.code = Reason.QR_REUSED
+        else:
+            verdict.qr_step = step
     return verdict
 
 
@@ -333,13 +354,13 @@ def _passback_check(verdict: _Verdict, location: Location, now: datetime) -> _Ve
     minutes = location.anti_passback_minutes
     if not minutes:
         return verdict
-    assert verdict.member is not None
+    assert verdict.member_id is not None
     if reads.entered_recently(
         location_id=location.pk,
         since=now - timedelta(minutes=minutes),
         until=now,
         credential_id=verdict.credential.pk if verdict.credential is not None else None,
-        member_id=verdict.member.pk,
+        member_id=verdict.member_id,
     ):
         verdict.code = Reason.ANTI_PASSBACK
         verdict.packs = None

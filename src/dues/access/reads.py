@@ -12,8 +12,8 @@ freeze rules on cases built to tell them apart.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -138,23 +138,21 @@ def _date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-_CREDENTIAL_SQL = f"""SELECT * FROM {Credential._meta.db_table}
-WHERE organization_id = %s AND kind IN ({{kinds}}) AND value = %s
-ORDER BY CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END, revoked_at DESC, id DESC"""
+_CREDENTIAL_SQL = f"""SELECT c.*, m.first_name AS member_first_name
+FROM {Credential._meta.db_table} c JOIN {Member._meta.db_table} m ON m.id = c.member_id
+WHERE c.organization_id = %s AND c.kind IN ({{kinds}}) AND c.value = %s
+ORDER BY CASE WHEN c.revoked_at IS NULL THEN 0 ELSE 1 END, c.revoked_at DESC, c.id DESC"""
 
 
-def credential_find(*, organization_id: int, kinds: Sequence[str], value: str) -> Credential | None:
-    """The credential in use with this value, else the one revoked last."""
+def credential_find(
+    *, organization_id: int, kinds: Sequence[str], value: str
+) -> tuple[Credential, str] | None:
+    """The credential in use with this value, else the one revoked last, with its holder's
+    first name (for the door's greeting)."""
     sql = _CREDENTIAL_SQL.format(kinds=_in(kinds)) + " LIMIT 1"
-    found = list(Credential.objects.raw(sql, [organization_id, *kinds, value]))
-    return found[0] if found else None
-
-
-def member_get(member_id: int) -> Member:
-    found = list(
-        Member.objects.raw(f"SELECT * FROM {Member._meta.db_table} WHERE id = %s", [member_id])
-    )
-    return found[0]
+    for credential in Credential.objects.raw(sql, [organization_id, *kinds, value]):
+        return credential, str(credential.member_first_name)  # type: ignore[attr-defined]
+    return None
 
 
 def qr_step_used(credential_id: int, step: int) -> bool:

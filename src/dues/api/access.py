@@ -152,13 +152,14 @@ class ScanView(DeviceView):
         except AccessError as exc:
             raise serializers.ValidationError(exc.errors) from None
         took_ms = (time.perf_counter() - started) * 1000
-        member = decision.member
         return Response(
             {
                 "allowed": decision.allowed,
                 "reason": str(decision.code),
                 "message": decision.reason,
-                "member": {"id": member.pk, "first_name": member.first_name} if member else None,
+                "member": {"id": decision.member_id, "first_name": decision.first_name}
+                if decision.member_id
+                else None,
                 "entries_left": decision.entries_left,
                 "decision_id": decision.decision_id,
                 "at": decision.at.isoformat(),
