@@ -4,6 +4,8 @@ Configuration comes from the environment so one build runs as a single-gym SQLit
 or as a PostgreSQL-backed hosted service:
 
 - ``DUES_DATABASE_URL``: any dj-database-url URL; default is ``var/dues.sqlite3`` (WAL).
+- ``DUES_DB_PREPARE``: 0 turns PostgreSQL prepared statements off (behind a
+  transaction-mode pooler such as PgBouncer's).
 - ``DUES_DB_CONN_MAX_AGE``: seconds a server thread keeps its database connection (60;
   0 opens one per request, which costs a PostgreSQL backend start each time).
 - ``DUES_SECRET_KEY``, ``DUES_DEBUG``, ``DUES_ALLOWED_HOSTS``.
@@ -125,9 +127,16 @@ def _database() -> dict[str, object]:
             ),
         }
         config["TEST"] = {"NAME": os.environ.get("DUES_TEST_SQLITE_NAME")}
-    # A door asks many times a second: reuse each thread's connection, checked before reuse.
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Django turns psycopg's prepared statements off (for transaction-mode poolers);
+        # the door's reads (access/reads.py) ask for them: planning cost more than running.
+        # Behind such a pooler, set DUES_DB_PREPARE=0.
+        prepare = os.environ.get("DUES_DB_PREPARE", "1") == "1"
+        config["OPTIONS"] = {"prepare_threshold": 5 if prepare else None}
+    # A door asks many times a second: each server thread reuses its connection. No health
+    # check before each request (a round trip every time): a connection that broke fails
+    # one request and is replaced.
     config["CONN_MAX_AGE"] = int(os.environ.get("DUES_DB_CONN_MAX_AGE", "60"))
-    config["CONN_HEALTH_CHECKS"] = True
     return config
 
 

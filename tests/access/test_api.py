@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from dues.access import allowlist
 from dues.access.allowlist import allowlist_salt, credential_hash
-from dues.access.models import AccessDecision, CredentialKind
+from dues.access.models import AccessDecision, AccessDevice, CredentialKind
 from dues.access.qr import qr_payload
 from dues.access.services import credential_issue, device_create, device_deactivate, qr_secret
 from dues.access.signing import public_key, verify
@@ -135,6 +135,22 @@ def test_device_keys(door, org, now_clock):
     _, client = door
     assert client.post(SCAN, {"value": "x"}, format="json").status_code == 401
     assert AccessDecision.objects.count() == 0
+
+
+def test_the_device_is_noted_as_seen_once_a_minute(door):
+    device, client = door
+    assert device.last_seen_at is None
+    client.post(SCAN, {"value": "x"}, format="json")
+    device.refresh_from_db()
+    first = device.last_seen_at
+    assert first is not None
+    client.post(SCAN, {"value": "y"}, format="json")
+    device.refresh_from_db()
+    assert device.last_seen_at == first  # not a write on every scan
+    AccessDevice.objects.filter(pk=device.pk).update(last_seen_at=first - timedelta(seconds=61))
+    client.post(SCAN, {"value": "z"}, format="json")
+    device.refresh_from_db()
+    assert device.last_seen_at > first
 
 
 def test_a_door_of_another_organization_does_not_know_our_members(holder, now_clock):

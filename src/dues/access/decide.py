@@ -212,28 +212,30 @@ def _use_a_visit(packs: list[VisitPack], now: datetime) -> tuple[VisitPack | Non
 def _evaluate(
     *, location: Location, now: datetime, value: str, kind: str, member: Member | None
 ) -> _Verdict:
-    org_id = location.organization_id
+    local = now.astimezone(ZoneInfo(location.timezone))
+    since = now - timedelta(minutes=location.anti_passback_minutes)
     if value:
-        verdict = _credential_check(org_id=org_id, value=value, kind=kind, now=now)
-        if verdict.credential is None or verdict.code != Reason.MEMBERSHIP:
+        verdict, scan = _credential_check(location=location, value=value, kind=kind, now=now)
+        if scan is None or verdict.code != Reason.MEMBERSHIP:
             return verdict
+        memberships, entered = scan.memberships, scan.entered_recently
     else:
         assert member is not None
         verdict = _Verdict(Reason.MEMBERSHIP, member, member.pk, member.first_name)
+        memberships = reads.memberships_read(
+            location=location, today=local.date(), now=now, member_id=member.pk
+        )
+        entered = bool(location.anti_passback_minutes) and reads.entered_recently(
+            location_id=location.pk, member_id=member.pk, since=since, until=now
+        )
     assert verdict.member_id is not None
-    member_id = verdict.member_id
-
-    local = now.astimezone(ZoneInfo(location.timezone))
-    memberships = reads.memberships_read(
-        location=location, today=local.date(), now=now, member_id=member_id
-    )
     best: tuple[int, str, MembershipFacts | None] = (-1, Reason.NO_MEMBERSHIP, None)
     if memberships:
         outcome = _memberships_check(memberships, local=local)
         if isinstance(outcome, MembershipFacts):
             verdict.membership = outcome
-            verdict.code = Reason.MEMBERSHIP
-            return _passback_check(verdict, location, now)
+            verdict.code = Reason.ANTI_PASSBACK if entered else Reason.MEMBERSHIP
+            return verdict
         best = outcome
     _, code, membership = best
     verdict.membership = membership
@@ -241,7 +243,11 @@ def _evaluate(
         verdict.code = code
         return verdict
     packs = list(
-        VisitPack.objects.filter(member_id=member_id, organization_id=org_id, valid_from__lte=now)
+        VisitPack.objects.filter(
+            member_id=verdict.member_id,
+            organization_id=location.organization_id,
+            valid_from__lte=now,
+        )
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(Q(location__isnull=True) | Q(location_id=location.pk))
         .order_by(F("expires_at").asc(nulls_last=True), "id")
@@ -250,33 +256,43 @@ def _evaluate(
         usable = [p for p in packs if p.entries_left > 0]
         if not usable:
             verdict.code = Reason.PACK_EXHAUSTED
-            return verdict
-        verdict.code = Reason.VISIT_PACK
-        verdict.packs = usable
-        verdict.membership = None
-        return _passback_check(verdict, location, now)
+        elif entered:
+            verdict.code = Reason.ANTI_PASSBACK
+        else:
+            verdict.code = Reason.VISIT_PACK
+            verdict.packs = usable
+            verdict.membership = None
+        return verdict
     verdict.code = code
     return verdict
 
 
-def _credential_check(*, org_id: int, value: str, kind: str, now: datetime) -> _Verdict:
+def _credential_check(
+    *, location: Location, value: str, kind: str, now: datetime
+) -> tuple[_Verdict, reads.Scan | None]:
     parsed = qr_parse(value) if kind in ("", CredentialKind.QR) else None
     if kind == CredentialKind.QR and parsed is None:
-        return _Verdict(Reason.QR_INVALID)
+        return _Verdict(Reason.QR_INVALID), None
     if parsed is not None:
-        found = reads.credential_find(
-            organization_id=org_id, kinds=[CredentialKind.QR], value=parsed[0]
-        )
+        kinds: list[str] = [CredentialKind.QR]
+        value = parsed[0]
     else:
         kinds = [kind] if kind else [CredentialKind.BARCODE, CredentialKind.RFID]
-        found = reads.credential_find(organization_id=org_id, kinds=kinds, value=value)
-    if found is None:
-        return _Verdict(Reason.UNKNOWN_CREDENTIAL)
-    credential, first_name = found
+    scan = reads.scan_read(
+        location=location,
+        kinds=kinds,
+        value=value,
+        today=now.astimezone(ZoneInfo(location.timezone)).date(),
+        now=now,
+        entered_since=now - timedelta(minutes=location.anti_passback_minutes),
+    )
+    if scan is None:
+        return _Verdict(Reason.UNKNOWN_CREDENTIAL), None
+    credential = scan.credential
     verdict = _Verdict(
         Reason.MEMBERSHIP,
         member_id=credential.member_id,
-        first_name=first_name,
+        first_name=scan.first_name,
         credential=credential,
     )
     if credential.revoked_at is not None and credential.revoked_at <= now:
@@ -285,11 +301,11 @@ def _credential_check(*, org_id: int, value: str, kind: str, now: datetime) -> _
         step = qr_verify(bytes.fromhex(secret_open(credential.secret)), parsed[1], now)
         if step is None:
             verdict.code = Reason.QR_EXPIRED
-        elif reads.qr_step_used(credential.pk, step):
+        elif scan.last_qr_step is not None and step <= scan.last_qr_step:
             verdict.code = Reason.QR_REUSED
         else:
             verdict.qr_step = step
-    return verdict
+    return verdict, scan
 
 
 def membership_refusal(
@@ -348,20 +364,3 @@ def hours_allow(windows: list[list[int]], weekday: int, minute: int) -> bool:
     if not windows:
         return True
     return any(day == weekday and start <= minute < end for day, start, end in windows)
-
-
-def _passback_check(verdict: _Verdict, location: Location, now: datetime) -> _Verdict:
-    minutes = location.anti_passback_minutes
-    if not minutes:
-        return verdict
-    assert verdict.member_id is not None
-    if reads.entered_recently(
-        location_id=location.pk,
-        since=now - timedelta(minutes=minutes),
-        until=now,
-        credential_id=verdict.credential.pk if verdict.credential is not None else None,
-        member_id=verdict.member_id,
-    ):
-        verdict.code = Reason.ANTI_PASSBACK
-        verdict.packs = None
-    return verdict

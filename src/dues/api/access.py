@@ -39,11 +39,12 @@ class DeviceKeyAuthentication(authentication.BaseAuthentication):
         if len(parts) != 2 or parts[0] != self.keyword:
             raise exceptions.NotAuthenticated("use 'Authorization: Device <device key>'")
         prefix = parts[1].split(".", 1)[0]
-        device = device_find(prefix)
-        if device is None or device.key_hash != AccessDevice.hash_key(parts[1]):
-            raise exceptions.AuthenticationFailed("unknown or deactivated device key")
         now = CLOCK.now()
-        if device.last_seen_at is None or now - device.last_seen_at > SEEN_EVERY:
+        found = device_find(prefix, seen_since=now - SEEN_EVERY)
+        if found is None or found[0].key_hash != AccessDevice.hash_key(parts[1]):
+            raise exceptions.AuthenticationFailed("unknown or deactivated device key")
+        device, unseen = found
+        if unseen:
             AccessDevice.objects.filter(pk=device.pk).update(last_seen_at=now)
         return (device, device)
 
