@@ -26,7 +26,7 @@ def test_scheduler_command_ticks_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert "scheduler running" in proc.stdout.readline()
         time.sleep(2)  # the first tick runs at start
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
