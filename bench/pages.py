@@ -11,6 +11,7 @@ slowest request; the target is p95 at most 150 ms.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import random
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=100000)
     parser.add_argument("--requests", type=int, default=200, help="requests per page")
     parser.add_argument("--day", default="2026-03-01")
+    parser.add_argument(
+        "--page", action="append", default=[], help="only pages whose name has this (repeatable)"
+    )
+    parser.add_argument("--profile", help="write a cProfile of the measured requests here")
     args = parser.parse_args(argv)
     day = date.fromisoformat(args.day)
     # Static files are not collected for a benchmark; WhiteNoise says so on every client.
@@ -50,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
+        from django.conf import settings
         from django.core.management import call_command
         from django.db import connection
         from django.test import Client
-        from django.test.utils import setup_test_environment
 
         from dues.billing.links import invoice_link_token
         from dues.billing.models import Invoice
@@ -74,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         from dues.staff.views import members as staff_members
         from dues.staff.views import templates as staff_templates
 
-        setup_test_environment()  # the test client's host name is allowed
+        # Not setup_test_environment(): it instruments every template render for the test
+        # client's assertions, which costs a page of widgets a third of its time.
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         t = time.perf_counter()
         call_command("migrate", interactive=False, verbosity=0)
         setup(args.members, day)
@@ -189,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         staff_pages = {"staff search by name", "staff search by email", "staff member profile"}
         failed = False
+        profiler = cProfile.Profile() if args.profile else None
         for name, url_of in pages.items():
+            if args.page and not any(part in name for part in args.page):
+                continue
 
             def client_of(m: int, name: str = name) -> Client:
                 if name in manager_pages:
@@ -201,9 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             times = []
             for m in sample:
                 url = url_of(m)
+                if profiler is not None:
+                    profiler.enable()
                 t0 = time.perf_counter()
                 response = client_of(m).get(url)
                 times.append((time.perf_counter() - t0) * 1000)
+                if profiler is not None:
+                    profiler.disable()
                 if response.status_code != 200:
                     print(f"{name}: {url} answered {response.status_code}", flush=True)
                     failed = True
@@ -226,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 flush=True,
             )
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
         from django.db import connections
 
         connections.close_all()
