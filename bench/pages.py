@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
         django.setup()
         from django.conf import settings
+        from django.core.cache import cache
         from django.core.management import call_command
         from django.db import connection
         from django.test import Client
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         staff_pages = {"staff search by name", "staff search by email", "staff member profile"}
         failed = False
         profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            connection.force_debug_cursor = True  # and list the slowest statements
         for name, url_of in pages.items():
             if args.page and not any(part in name for part in args.page):
                 continue
@@ -208,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
 
             for m in sample[:5]:  # warm caches and templates
                 client_of(m).get(url_of(m))
+            # The first request with nothing memoized (core.memo keeps organization-wide
+            # sums for a minute): what a manager waits for once a minute at most.
+            cache.clear()
+            t0 = time.perf_counter()
+            client_of(sample[0]).get(url_of(sample[0]))
+            cold_ms = (time.perf_counter() - t0) * 1000
             times = []
             for m in sample:
                 url = url_of(m)
@@ -234,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                         "p50_ms": round(statistics.median(times), 1),
                         "p95_ms": round(p95, 1),
                         "max_ms": round(max(times), 1),
+                        "cold_ms": round(cold_ms, 1),
                         "target_p95_ms": TARGET_MS,
                         "met": p95 <= TARGET_MS,
                     }
@@ -242,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         if profiler is not None:
             profiler.dump_stats(args.profile)
+            slowest = sorted(connection.queries, key=lambda q: -float(q["time"]))[:15]
+            for query in slowest:
+                print(f"{float(query['time']) * 1000:8.1f} ms  {query['sql'][:300]}")
         from django.db import connections
 
         connections.close_all()

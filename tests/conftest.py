@@ -15,6 +15,14 @@ def pytest_report_header() -> str:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with nothing memoized (``core.memo``): ids repeat across tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the default language: a request through the test client leaves
     the language LocaleMiddleware chose active in the thread, and the next test on that

@@ -37,6 +37,7 @@ from dues.billing.pricing import LineSpec
 from dues.catalog.models import AddOn, Plan
 from dues.catalog.services import plan_check
 from dues.core.clock import SystemClock
+from dues.core.memo import memoized
 from dues.core.models import Location, Organization
 from dues.notify.render import date_text
 from dues.staff.catalog_forms import AddOnForm, PlanForm
@@ -84,9 +85,13 @@ def plans(request: HttpRequest) -> HttpResponse:
     plan_rows = Plan.objects.filter(organization=org).prefetch_related(
         Prefetch("locations", queryset=Location.objects.order_by("name"))
     )
-    on_plan = plan_memberships_by_price(organization_id=org.pk)
+    on_plan = memoized(
+        f"plan-prices:{org.pk}", lambda: plan_memberships_by_price(organization_id=org.pk)
+    )
     addon_rows = AddOn.objects.filter(organization=org).order_by("name")
-    on_addon = addon_memberships_by_price(organization_id=org.pk)
+    on_addon = memoized(
+        f"addon-prices:{org.pk}", lambda: addon_memberships_by_price(organization_id=org.pk)
+    )
     return render(
         request,
         "staff/plans.html",
@@ -260,9 +265,10 @@ def _plan_page(request: HttpRequest, plan: Plan | None) -> HttpResponse:
     members: list[str] = []
     scheduled = 0
     if plan is not None:
-        members = _members_text(
-            plan_memberships_by_price(organization_id=org.pk, plan_ids=[plan.pk]).get(plan.pk, [])
+        on_plan = memoized(
+            f"plan-prices:{org.pk}", lambda: plan_memberships_by_price(organization_id=org.pk)
         )
+        members = _members_text(on_plan.get(plan.pk, []))
         scheduled = plan_changes_scheduled(organization_id=org.pk, plan_id=plan.pk)
     return render(
         request,
@@ -323,11 +329,10 @@ def _addon_page(request: HttpRequest, addon: AddOn | None) -> HttpResponse:
             errors_to_form(form, exc)
     members: list[str] = []
     if addon is not None:
-        members = _members_text(
-            addon_memberships_by_price(organization_id=org.pk, addon_ids=[addon.pk]).get(
-                addon.pk, []
-            )
+        on_addon = memoized(
+            f"addon-prices:{org.pk}", lambda: addon_memberships_by_price(organization_id=org.pk)
         )
+        members = _members_text(on_addon.get(addon.pk, []))
     return render(
         request,
         "staff/addon_form.html",

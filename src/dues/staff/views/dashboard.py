@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from dues.core.clock import SystemClock
+from dues.core.memo import memoized
 from dues.notify.render import date_text
 from dues.reports.dashboard import Dashboard, dashboard_figures
 from dues.reports.selectors import AGE_BUCKETS, ratio
@@ -303,7 +304,11 @@ def _payers(fig: Dashboard) -> list[dict[str, Any]]:
 @staff_view(Action.DASHBOARD_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
     staff = staff_of(request)
-    fig = dashboard_figures(organization_id=staff.organization.pk, now=CLOCK.now())
+    org_id, now = staff.organization.pk, CLOCK.now()
+    fig = memoized(
+        f"dashboard:{org_id}:{now:%Y-%m-%dT%H:%M}",
+        lambda: dashboard_figures(organization_id=org_id, now=now),
+    )
     names = _month_names(fig.months)
     return render(
         request,

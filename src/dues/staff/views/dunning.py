@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from dues.billing.models import Subscription, SubscriptionStatus
 from dues.catalog.models import Plan
 from dues.core.clock import SystemClock
+from dues.core.memo import memoized
 from dues.core.models import Location
 from dues.core.selectors import organization_today
 from dues.dunning.checks import steps_problems
@@ -283,7 +284,9 @@ def _policy_page(request: HttpRequest, staff: Staff, policy: DunningPolicy | Non
             else:
                 unsaved = DunningPolicy(organization_id=org_id, plan=plan, **fields)
                 preview = (unsaved, [ReminderStep(**s) for s in steps])
-    amount, currency = typical_charge(org_id, plan)
+    amount, currency = memoized(
+        f"typical-charge:{org_id}:{plan.pk if plan else ''}", lambda: typical_charge(org_id, plan)
+    )
     if preview is not None:
         timeline = policy_timeline(
             preview[0], preview[1], failed_on=today, amount=amount, currency=currency
