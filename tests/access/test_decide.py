@@ -11,7 +11,7 @@ from django.db import connection
 
 from dues.access.decide import AccessError, _use_a_visit, access_decide
 from dues.access.models import AccessDecision, CredentialKind, VisitPack
-from dues.access.qr import STEP_SECONDS, qr_payload, qr_step
+from dues.access.qr import SKEW_SECONDS, STEP_SECONDS, qr_payload, qr_step
 from dues.access.services import (
     AccessServiceError,
     credential_issue,
@@ -363,15 +363,19 @@ def test_rotating_qr_code(org, location, clock, member):
     assert AccessDecision.objects.get().qr_step == qr_step(datetime(2026, 1, 20, 9, tzinfo=UTC))
     # the same code again, even at once: used
     assert scan(location, clock, shown).code == "qr_reused"
-    # a screenshot of the next code, 35 s after it was first shown: expired
-    clock.set(datetime(2026, 1, 20, 9, 0, 30, tzinfo=UTC))
+    # a screenshot of the next code works until 30 s after it was first shown, not after
+    assert STEP_SECONDS + SKEW_SECONDS == 30
+    clock.set(datetime(2026, 1, 20, 9, tzinfo=UTC) + timedelta(seconds=STEP_SECONDS))
     screenshot = qr_payload(credential.value, secret, clock.now())
-    clock.advance(timedelta(seconds=STEP_SECONDS + 5))
+    clock.advance(timedelta(seconds=29))
+    assert scan(location, clock, screenshot, record=False).code == "membership"
+    clock.advance(timedelta(seconds=1))
     decision = scan(location, clock, screenshot)
     assert (decision.allowed, decision.code) == (False, "qr_expired")
     assert decision.reason == "This QR code has expired. Show the code in the app again."
     # within the 5 s drift allowance of the next step it still works
-    clock.set(datetime(2026, 1, 20, 9, 1, 4, tzinfo=UTC))
+    start = datetime(2026, 1, 20, 9, tzinfo=UTC)
+    clock.set(start + timedelta(seconds=2 * STEP_SECONDS + SKEW_SECONDS - 1))
     assert scan(location, clock, screenshot).code == "membership"
     # a forged code for a real id
     forged = credential.value + "." + "A" * 16

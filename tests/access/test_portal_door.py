@@ -60,7 +60,7 @@ def test_the_pass_page_in_swedish(member_client):
     member.save(update_fields=["language"])
     html = client.get("/me/door/").content.decode()
     assert "Dörrpass" in html
-    assert "Den byts var 30:e sekund, så en skärmdump fungerar inte." in html
+    assert "Den byts var 25:e sekund, så en skärmdump fungerar inte." in html
 
 
 def test_the_pass_worker_keeps_the_page_for_offline_use(member_client):

@@ -29,6 +29,7 @@ from django.db.models import Max, Q
 
 from dues.access.decide import membership_refusal
 from dues.access.models import Credential, CredentialKind, VisitPack
+from dues.access.qr import CODE_BYTES, SKEW_SECONDS, STEP_SECONDS
 from dues.access.reads import memberships_read
 from dues.access.signing import sign
 from dues.core.clock import Clock
@@ -140,7 +141,11 @@ def allowlist_build(*, location: Location, clock: Clock) -> AllowList:
         "location": location.pk,
         "timezone": location.timezone,
         "anti_passback_minutes": location.anti_passback_minutes,
-        "qr": {"step_seconds": 30, "skew_seconds": 5, "code_bytes": 10},
+        "qr": {
+            "step_seconds": STEP_SECONDS,
+            "skew_seconds": SKEW_SECONDS,
+            "code_bytes": CODE_BYTES,
+        },
         "salt": salt,
         "expires_at": (hour + TTL).isoformat(),
         "poll_seconds": POLL_SECONDS,

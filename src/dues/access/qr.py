@@ -1,13 +1,14 @@
-"""The rotating QR code: TOTP-style (RFC 6238 with HMAC-SHA256 and a 30 s step).
+"""The rotating QR code: TOTP-style (RFC 6238 with HMAC-SHA256 and a 25 s step).
 
 The member app shows ``<public id>.<code>`` where ``code`` is the first 10 bytes of
 HMAC-SHA256(credential secret, step as 8 bytes big-endian) in base32, and ``step`` is
-``unix time // 30``. Everything is upper-case base32 and a dot, so the QR code is encoded in
+``unix time // 25``. Everything is upper-case base32 and a dot, so the QR code is encoded in
 alphanumeric mode: 25 characters fit a version 2 symbol that any phone camera reads.
 
 The server accepts the code of the step ``now`` falls in, and of a neighbouring step only
 within ``SKEW_SECONDS`` of the boundary (the phone's clock may be a little off): a
-screenshot stops working at most 30 s + ``SKEW_SECONDS`` after the code was first shown.
+screenshot stops working at most 25 s + ``SKEW_SECONDS`` = 30 s after the code was first
+shown.
 A code is used once: ``decide`` refuses a step not later than the last one that entered.
 The portal computes the same code in the browser (WebCrypto), so it works offline.
 """
@@ -21,7 +22,7 @@ import re
 import secrets
 from datetime import datetime
 
-STEP_SECONDS = 30
+STEP_SECONDS = 25
 SKEW_SECONDS = 5
 CODE_BYTES = 10
 ID_LENGTH = 8

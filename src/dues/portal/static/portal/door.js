@@ -1,10 +1,10 @@
 // The member's door pass: the rotating QR code, computed here in the browser so it works
-// with no network (the same code as dues.access.qr: HMAC-SHA256 of the 30 s step, first
+// with no network (the same code as dues.access.qr: HMAC-SHA256 of the 25 s step, first
 // 10 bytes, base32). The credential is kept in localStorage by the page that was last
 // loaded online; the server's clock offset corrects a phone whose clock is off.
 (function (global) {
   "use strict";
-  var STEP = 30;
+  var STEP = 25;
   var ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   var STORE = "dues-door-pass";
 
