@@ -51,7 +51,7 @@ def test_manager_refunds_part_of_a_payment(page, org, location, web_clock, gatew
     check_page(page)
     page.get_by_role("link", name="Members").click()
     page.get_by_role("heading", name="Find a member").wait_for()
-    page.get_by_label("Name, email, phone or member number").fill("lind ann")
+    page.get_by_label("Name, email, phone, member number or card").fill("lind ann")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="Anna Lindqvist").wait_for()
     page.shots("search")

@@ -9,6 +9,8 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from dues.access.models import CredentialKind
+from dues.access.services import credential_issue, credential_revoke
 from dues.members.models import Member
 from dues.members.search import search_keys
 from dues.members.services import member_update
@@ -78,6 +80,19 @@ def test_by_email_phone_and_member_number(org, people):
     assert names(org, number) == ["Annika"]
     assert names(org, number.lower()) == ["Annika"]
     assert names(org, str(people["annika"].pk)) == ["Annika"]
+
+
+def test_by_key_tag_or_rfid_card_in_use_or_revoked(org, clock, people):
+    anna, asa = people["anna"], people["asa"]
+    tag = credential_issue(member=anna, kind=CredentialKind.BARCODE, value="TAG-0042", clock=clock)
+    credential_issue(member=asa, kind=CredentialKind.RFID, value="04A1B2C3", clock=clock)
+    assert [m.pk for m in member_search(organization_id=org.pk, query="TAG-0042")] == [anna.pk]
+    assert [m.pk for m in member_search(organization_id=org.pk, query=" 04A1B2C3 ")] == [asa.pk]
+    credential_revoke(credential=tag, clock=clock, reason="lost")
+    assert [m.pk for m in member_search(organization_id=org.pk, query="TAG-0042")] == [anna.pk]
+    other = make_org(clock)
+    assert member_search(organization_id=other.pk, query="TAG-0042") == []
+    assert member_search(organization_id=org.pk, query="TAG-004") == []  # whole numbers only
 
 
 def test_only_the_organizations_members_and_at_most_the_limit(org, clock, people):

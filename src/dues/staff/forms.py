@@ -63,7 +63,7 @@ class OrganizationForm(forms.Form):
 
 class SearchForm(forms.Form):
     q = forms.CharField(
-        label=_("Name, email, phone or member number"), max_length=200, required=False
+        label=_("Name, email, phone, member number or card"), max_length=200, required=False
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from dues.access.models import Credential, CredentialKind
 from dues.billing.models import CreditNote, Freeze, Invoice, InvoiceStatus, Subscription
 from dues.crm.selectors import Entry, member_timeline
 from dues.members.models import Member, MemberNote, MemberStatusChange
@@ -41,11 +42,10 @@ def member_search(*, organization_id: int, query: str, limit: int = SEARCH_LIMIT
     accents ignored), by the start of the email
     address, by the end of the phone number however it was written (its last four to nine
     digits: "4567", "070 123 45 67", "+46701234567"), and by member number ("M000123",
-    "123").
+    "123"), and by a key tag or RFID card number, typed or scanned whole (in use or
+    revoked, so a refused card still finds its holder).
     Each is one range scan of an index on (organization, key), never a scan of the table:
-    a few small queries with ``limit`` each, merged here. Card tags and RFID credentials
-    are not searched yet; when the access app gives members credentials, a scanned or
-    typed credential will be one more key here.
+    a few small queries with ``limit`` each, merged here.
     """
     text = query.strip()
     if not text:
@@ -75,6 +75,15 @@ def member_search(*, organization_id: int, query: str, limit: int = SEARCH_LIMIT
                 word, rest = folded.split(" ", 1)
                 wheres.append(_prefix("search_name", word) & _prefix("search_name_reversed", rest))
                 wheres.append(_prefix("search_name_reversed", word) & _prefix("search_name", rest))
+    holders = list(
+        Credential.objects.filter(
+            organization_id=organization_id,
+            kind__in=[CredentialKind.BARCODE, CredentialKind.RFID],
+            value=text,
+        ).values_list("member_id", flat=True)[:limit]
+    )
+    if holders:
+        wheres.append(Q(pk__in=holders))
     found: dict[int, Member] = {}
     for where in wheres:
         for member in members.filter(where)[:limit]:
