@@ -24,6 +24,7 @@ from dateutil.rrule import rrulestr
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from dues.billing.invoices import (
@@ -42,7 +43,7 @@ from dues.billing.models import (
 )
 from dues.billing.restrictions import restrictions_in_force
 from dues.billing.services import invoice_issue_charge, invoice_issue_one_off
-from dues.catalog.models import AddOn, RevenueCategory, TaxCategory
+from dues.catalog.models import AddOn, Plan, RevenueCategory, TaxCategory
 from dues.classes import events
 from dues.classes.models import (
     BOOKING_TRANSITIONS,
@@ -149,6 +150,98 @@ def schedule_create(
         duration_minutes=duration_minutes,
         capacity=capacity,
     )
+
+
+def class_type_create(
+    *,
+    organization_id: int,
+    name: str,
+    duration_minutes: int,
+    plans: list[Plan] | None = None,
+    credits_per_booking: int = 1,
+    drop_in_price: int | None = None,
+    drop_in_currency: str = "",
+) -> ClassType:
+    """A kind of class; its ``code`` (for links and exports) is made from the name."""
+    name = name.strip()
+    if not name:
+        raise _refuse("name", "a class needs a name")
+    if duration_minutes <= 0:
+        raise _refuse("duration_minutes", "a class lasts at least a minute")
+    base = slugify(name)[:50] or "class"
+    taken = set(
+        ClassType.objects.filter(
+            organization_id=organization_id, code__startswith=base
+        ).values_list("code", flat=True)
+    )
+    code = next(c for c in [base, *(f"{base}-{n}" for n in range(2, 1000))] if c not in taken)
+    class_type = ClassType(
+        organization_id=organization_id,
+        name=name,
+        code=code,
+        duration_minutes=duration_minutes,
+        credits_per_booking=credits_per_booking,
+        drop_in_price=drop_in_price,
+        drop_in_currency=drop_in_currency.upper() if drop_in_price is not None else "",
+    )
+    class_type.full_clean(exclude=["organization"])
+    plans = plans or []
+    if any(p.organization_id != organization_id for p in plans):
+        raise _refuse("plans", "a plan belongs to another organization")
+    with transaction.atomic():
+        class_type.save()
+        class_type.plans.set(plans)
+    return class_type
+
+
+def room_create(*, location: Location, name: str, capacity: int) -> Room:
+    name = name.strip()
+    if not name:
+        raise _refuse("name", "a room needs a name")
+    if capacity <= 0:
+        raise _refuse("capacity", "a room holds at least one person")
+    if Room.objects.filter(location=location, name=name).exists():
+        raise _refuse("name", f"{location.name} already has a room {name!r}")
+    return Room.objects.create(
+        organization_id=location.organization_id, location=location, name=name, capacity=capacity
+    )
+
+
+def instructor_create(*, organization_id: int, name: str, email: str = "") -> Instructor:
+    name = name.strip()
+    if not name:
+        raise _refuse("name", "an instructor needs a name")
+    instructor = Instructor(organization_id=organization_id, name=name, email=email.strip())
+    instructor.full_clean(exclude=["organization"])
+    instructor.save()
+    return instructor
+
+
+def schedule_end(
+    *, schedule: Schedule, last_day: date, reason: str, clock: Clock
+) -> list[ClassSession]:
+    """Take a recurring class off the timetable after ``last_day`` (local): the sessions
+    already made for later days are cancelled with ``reason``, their members told and
+    given back what they paid with; returns those sessions."""
+    if not reason.strip():
+        raise _refuse("reason", "say why the class ends (booked members are told)")
+    zone = ZoneInfo(schedule.room.location.timezone)
+    after = datetime.combine(last_day + timedelta(days=1), time(), zone)
+    now = clock.now()
+    with transaction.atomic():
+        schedule.ends_on = last_day
+        schedule.active = last_day >= schedule.starts_on
+        schedule.save(update_fields=["ends_on", "active"])
+        later = list(
+            ClassSession.objects.filter(
+                schedule=schedule,
+                starts_at__gte=max(after, now),
+                status=SessionStatus.SCHEDULED,
+            )
+        )
+        for session in later:
+            session_cancel(session=session, reason=reason, clock=clock)
+    return later
 
 
 def schedule_occurrences(schedule: Schedule, start: datetime, end: datetime) -> list[datetime]:

@@ -1,9 +1,11 @@
-"""Staff actions on classes that concern a member: each calls the classes service and
-writes the audit row (``StaffAction``) in the same transaction."""
+"""Staff actions on classes: those that concern a member call the classes service and
+write the audit row (``StaffAction``) in the same transaction; a change to the class
+set-up (a class type, room, instructor or timetable entry) writes a ``StaffChange``."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import transaction
 
@@ -11,7 +13,9 @@ from dues.classes.models import Booking
 from dues.classes.services import booking_check_in, booking_fee_forgive
 from dues.core.clock import Clock
 from dues.staff.roles import Action
-from dues.staff.services import staff_action_record
+from dues.staff.services import staff_action_record, staff_change_record
+
+T = TypeVar("T")
 
 
 def staff_fee_forgive(*, user: Any, booking: Booking, reason: str, clock: Clock) -> Booking:
@@ -42,3 +46,29 @@ def staff_class_check_in(*, user: Any, booking: Booking, clock: Clock) -> Bookin
             clock=clock,
         )
     return booking
+
+
+def staff_class_setup(
+    *,
+    user: Any,
+    organization_id: int,
+    target: str,
+    summary: str,
+    after: dict[str, Any],
+    clock: Clock,
+    make: Callable[[], T],
+) -> T:
+    """Run ``make`` (a classes service) and record the set-up change with it."""
+    with transaction.atomic():
+        made = make()
+        staff_change_record(
+            user=user,
+            organization_id=organization_id,
+            action=Action.CATALOG_EDIT,
+            target=target,
+            summary=summary,
+            before={},
+            after=after,
+            clock=clock,
+        )
+    return made

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from dues.staff.views import actions, auth, catalog, checkin, dashboard, dunning, members, team
+from dues.staff.views import (
+    actions,
+    auth,
+    catalog,
+    checkin,
+    class_setup,
+    dashboard,
+    dunning,
+    members,
+    team,
+)
 from dues.staff.views import classes as class_views
 from dues.staff.views import templates as message_templates
 
@@ -8,6 +18,7 @@ urlpatterns = [
     path("", members.home, name="staff-home"),
     path("dashboard/", dashboard.dashboard, name="staff-dashboard"),
     path("classes/", class_views.week, name="staff-classes"),
+    path("classes/setup/", class_setup.setup, name="staff-class-setup"),
     path("classes/<int:session_id>/", class_views.roster, name="staff-class-roster"),
     path("classes/<int:session_id>/cancel/", class_views.cancel, name="staff-class-cancel"),
     path("classes/<int:session_id>/change/", class_views.change, name="staff-class-change"),
