@@ -25,7 +25,7 @@ from dues.classes.models import (
 from dues.classes.services import booking_create
 from dues.staff.models import StaffChange
 from dues.staff.roles import Role
-from tests.factories import join
+from tests.factories import join, make_location, make_org
 from tests.staff.conftest import client_for, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +35,18 @@ URL = reverse("staff-class-setup")
 @pytest.fixture
 def client(org, staff_clock):
     return client_for(make_staff(org, Role.MANAGER, staff_clock, device=True), org)
+
+
+def _add_room(client, location, name: str, capacity: int):
+    return client.post(
+        URL,
+        {
+            "form": "room",
+            "room-location": location.pk,
+            "room-name": name,
+            "room-capacity": str(capacity),
+        },
+    )
 
 
 def _add_basics(client, location):
@@ -52,18 +64,7 @@ def _add_basics(client, location):
         ).status_code
         == 302
     )
-    assert (
-        client.post(
-            URL,
-            {
-                "form": "room",
-                "room-location": location.pk,
-                "room-name": "Studio",
-                "room-capacity": "12",
-            },
-        ).status_code
-        == 302
-    )
+    assert _add_room(client, location, "Studio", 12).status_code == 302
     assert (
         client.post(
             URL, {"form": "instructor", "instructor-name": "Ida", "instructor-email": ""}
@@ -151,18 +152,8 @@ def test_bad_input_is_refused_on_its_field_and_nothing_is_written(location, clie
     )
     assert too_big.status_code == 400
     assert "the room&#x27;s capacity, 12" in too_big.content.decode()
-    assert (
-        client.post(
-            URL,
-            {
-                "form": "room",
-                "room-location": location.pk,
-                "room-name": "Studio",
-                "room-capacity": "8",
-            },
-        ).status_code
-        == 400
-    )  # the location has a Studio already
+    # the location has a Studio already
+    assert _add_room(client, location, "Studio", 8).status_code == 400
     assert (
         client.post(
             URL, {"form": "type", "type-name": "Yoga", "type-duration_minutes": "0"}
@@ -218,8 +209,6 @@ def test_the_front_desk_may_not_set_up_classes(org, staff_clock):
 
 
 def test_a_class_of_another_organization_cannot_be_ended(org, location, client, staff_clock):
-    from tests.factories import make_location, make_org
-
     other = make_org(staff_clock)
     other_client = client_for(make_staff(other, Role.MANAGER, staff_clock, device=True), other)
     class_type, room, instructor = _add_basics(client, location)

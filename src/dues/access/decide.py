@@ -92,7 +92,7 @@ class _Verdict:
     membership: MembershipFacts | None = None
     credential: Credential | None = None
     qr_step: int | None = None
-    packs: list[VisitPack] | None = field(default=None)
+    packs: list[VisitPack] | None = None
 
 
 def access_decide(
@@ -215,7 +215,9 @@ def _evaluate(
     local = now.astimezone(ZoneInfo(location.timezone))
     since = now - timedelta(minutes=location.anti_passback_minutes)
     if value:
-        verdict, scan = _credential_check(location=location, value=value, kind=kind, now=now)
+        verdict, scan = _credential_check(
+            location=location, value=value, kind=kind, now=now, today=local.date(), since=since
+        )
         if scan is None or verdict.code != Reason.MEMBERSHIP:
             return verdict
         memberships, entered = scan.memberships, scan.entered_recently
@@ -268,7 +270,7 @@ def _evaluate(
 
 
 def _credential_check(
-    *, location: Location, value: str, kind: str, now: datetime
+    *, location: Location, value: str, kind: str, now: datetime, today: date, since: datetime
 ) -> tuple[_Verdict, reads.Scan | None]:
     parsed = qr_parse(value) if kind in ("", CredentialKind.QR) else None
     if kind == CredentialKind.QR and parsed is None:
@@ -282,9 +284,9 @@ def _credential_check(
         location=location,
         kinds=kinds,
         value=value,
-        today=now.astimezone(ZoneInfo(location.timezone)).date(),
+        today=today,
         now=now,
-        entered_since=now - timedelta(minutes=location.anti_passback_minutes),
+        entered_since=since,
     )
     if scan is None:
         return _Verdict(Reason.UNKNOWN_CREDENTIAL), None

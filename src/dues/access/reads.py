@@ -2,11 +2,12 @@
 
 A door asks 200 times a second (``bench.access``). Built with the ORM, the memberships
 query with its five ``EXISTS`` took 4 ms to compile and 0.1 ms to run; these statements
-are written once, take their table names from the models and their codes from the models'
-choices, and go through ``Manager.raw`` where a model instance comes back, so field
-converters still apply. What they read is what the ORM would: ``tests/access/
-test_reads.py`` compares them with ``billing.restrictions.restrictions_in_force`` and the
-freeze rules on cases built to tell them apart.
+are written once and take their table names from the models and their codes from the
+models' choices. The device's read goes through ``Manager.raw``, so its field converters
+apply; the scan's rows are read plainly and its one timestamp made aware here. What they
+read is what the ORM would: ``tests/access/test_reads.py`` compares them with
+``billing.restrictions.restrictions_in_force`` and the freeze rules on cases built to tell
+them apart.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from django.db import connection
 from dues.access.models import AccessDecision, AccessDevice, Credential
 from dues.billing.models import Freeze, Restriction, RestrictionKind, Subscription
 from dues.billing.models import SubscriptionStatus as Status
+from dues.billing.preview import LIVE_STATUSES as LIVE
 from dues.catalog.models import Plan
 from dues.core.models import Location
 from dues.members.models import Member
 
-LIVE = (Status.PENDING, Status.TRIALING, Status.ACTIVE, Status.FROZEN)
 # A membership cancelled within this long still answers "ended" rather than "no membership".
 ENDED_SHOWN_FOR = timedelta(days=365)
 
@@ -73,7 +74,7 @@ _MEMBERSHIP_COLUMNS = f"""s.id, s.member_id, s.plan_id, s.status, s.start_date, 
   AND NOT EXISTS (SELECT 1 FROM {_PLAN_LOCATIONS} l
                   WHERE l.plan_id = s.plan_id AND l.location_id = %s)"""
 # A member's memberships: live ones, and those cancelled lately (to say "ended").
-_MEMBERS_OWN = f"""s.organization_id = %s AND s.member_id = {{member}}
+_MEMBERS_OWN = f"""s.member_id = {{member}} AND s.organization_id = %s
   AND (s.status IN ({_in(LIVE)}) OR (s.status = %s AND s.cancelled_at > %s))"""
 _NEWEST_FIRST = "ORDER BY s.created_at DESC, s.id DESC"
 
@@ -110,8 +111,7 @@ def memberships_read(
     params = _membership_params(location, today, now)
     if member_id is not None:
         sql = f"{select} WHERE {_MEMBERS_OWN.format(member='%s')} {_NEWEST_FIRST}"
-        own = _own_params(location, now)
-        params += [own[0], member_id, *own[1:]]
+        params += [member_id, *_own_params(location, now)]
     else:
         sql = f"{select} WHERE s.organization_id = %s AND s.status IN ({_in(LIVE)}) "
         sql += "AND s.start_date <= %s"

@@ -128,16 +128,12 @@ def plan_changes_scheduled(*, organization_id: int, plan_id: int) -> int:
     ).count()
 
 
-def addon_memberships_by_price(
-    *, organization_id: int, addon_ids: Iterable[int] | None = None
-) -> dict[int, list[PriceCount]]:
+def addon_memberships_by_price(*, organization_id: int) -> dict[int, list[PriceCount]]:
     """Per add-on, the running memberships carrying it grouped by the unit price each
     pays (fixed when it was added)."""
     rows = SubscriptionAddOn.objects.filter(
         organization_id=organization_id, subscription__status__in=LIVE_STATUSES
     )
-    if addon_ids is not None:
-        rows = rows.filter(addon_id__in=list(addon_ids))
     found: dict[int, list[PriceCount]] = defaultdict(list)
     for addon_id, price, currency, n in (
         rows.values_list("addon_id", "unit_price", "subscription__currency")

@@ -77,6 +77,20 @@ def _saved(request: HttpRequest, change: CatalogChange, organization: Organizati
 # --- the list -----------------------------------------------------------------------------
 
 
+def _plan_prices(org_id: int) -> dict[int, list[PriceCount]]:
+    """Per plan, its running memberships by price: a sum over every membership, kept a
+    minute (``core.memo``), shared by the list and each plan's page."""
+    return memoized(
+        f"plan-prices:{org_id}", lambda: plan_memberships_by_price(organization_id=org_id)
+    )
+
+
+def _addon_prices(org_id: int) -> dict[int, list[PriceCount]]:
+    return memoized(
+        f"addon-prices:{org_id}", lambda: addon_memberships_by_price(organization_id=org_id)
+    )
+
+
 @require_GET
 @staff_view(Action.CATALOG_EDIT)
 def plans(request: HttpRequest) -> HttpResponse:
@@ -85,13 +99,9 @@ def plans(request: HttpRequest) -> HttpResponse:
     plan_rows = Plan.objects.filter(organization=org).prefetch_related(
         Prefetch("locations", queryset=Location.objects.order_by("name"))
     )
-    on_plan = memoized(
-        f"plan-prices:{org.pk}", lambda: plan_memberships_by_price(organization_id=org.pk)
-    )
+    on_plan = _plan_prices(org.pk)
     addon_rows = AddOn.objects.filter(organization=org).order_by("name")
-    on_addon = memoized(
-        f"addon-prices:{org.pk}", lambda: addon_memberships_by_price(organization_id=org.pk)
-    )
+    on_addon = _addon_prices(org.pk)
     return render(
         request,
         "staff/plans.html",
@@ -265,10 +275,7 @@ def _plan_page(request: HttpRequest, plan: Plan | None) -> HttpResponse:
     members: list[str] = []
     scheduled = 0
     if plan is not None:
-        on_plan = memoized(
-            f"plan-prices:{org.pk}", lambda: plan_memberships_by_price(organization_id=org.pk)
-        )
-        members = _members_text(on_plan.get(plan.pk, []))
+        members = _members_text(_plan_prices(org.pk).get(plan.pk, []))
         scheduled = plan_changes_scheduled(organization_id=org.pk, plan_id=plan.pk)
     return render(
         request,
@@ -329,10 +336,7 @@ def _addon_page(request: HttpRequest, addon: AddOn | None) -> HttpResponse:
             errors_to_form(form, exc)
     members: list[str] = []
     if addon is not None:
-        on_addon = memoized(
-            f"addon-prices:{org.pk}", lambda: addon_memberships_by_price(organization_id=org.pk)
-        )
-        members = _members_text(on_addon.get(addon.pk, []))
+        members = _members_text(_addon_prices(org.pk).get(addon.pk, []))
     return render(
         request,
         "staff/addon_form.html",
